@@ -1,0 +1,110 @@
+"""The contract between a platform collector and the pipeline.
+
+A collector knows one platform: its endpoints, paging, error codes, rate-limit signals and the
+mapping of its raw records onto :mod:`collectors.records`. It never touches the database. The
+pipeline hands it a scope and that scope's last checkpoint, and commits each yielded
+:class:`~collectors.records.Page` together with the Page's checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from collectors.records import Page
+
+
+class SourceSettings(BaseModel):
+    """Keys every source accepts under ``sources.<name>`` in ``config.yaml``.
+
+    Each collector subclasses this with its own keys; unknown keys are rejected so that a typo
+    in the config is an error, not a silently ignored setting.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    schedule: str | None = Field(default=None, description="cron expression for `adlib schedule`")
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=6, ge=0)
+    max_wait_seconds: float = Field(
+        default=900.0, gt=0, description="longest single wait the platform may ask us for"
+    )
+
+
+@dataclass(slots=True)
+class CollectorContext:
+    """What the pipeline gives a collector besides its settings."""
+
+    countries: list[str]
+    data_dir: Path
+    log: logging.Logger
+    since: date | None = None
+    #: Called with seconds; the pipeline may replace it to make waits interruptible.
+    sleep: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CollectorError(Exception):
+    """Base of every error a collector raises on purpose. Messages never contain secrets."""
+
+
+class TransientError(CollectorError):
+    """Worth retrying: 5xx, timeouts, resets, truncated bodies, platform 'try again' codes."""
+
+
+class ThrottledError(TransientError):
+    """The platform asked us to slow down; ``wait_seconds`` is how long it asked for."""
+
+    def __init__(self, message: str, wait_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
+
+
+class FatalError(CollectorError):
+    """Retrying cannot help (bad token, missing permission, invalid parameter).
+
+    The pipeline stops the scope, keeps what was committed, and goes on with other scopes.
+    """
+
+
+class ScopeSkipped(CollectorError):
+    """The source cannot run at all in this configuration (e.g. no access token)."""
+
+
+class Collector(ABC):
+    """One platform. Subclasses set ``name`` and ``Settings`` and implement the two methods."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[SourceSettings]] = SourceSettings
+
+    def __init__(self, settings: SourceSettings, context: CollectorContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.log = context.log
+
+    def skip_reason(self) -> str | None:
+        """Why this source cannot run with the given settings, or ``None`` if it can."""
+        return None
+
+    def secrets(self) -> list[str]:
+        """Strings that must never reach the database, logs or exports (tokens, keys)."""
+        return []
+
+    @abstractmethod
+    def scopes(self) -> list[str]:
+        """The independent units of work of one run, each with its own checkpoint."""
+
+    @abstractmethod
+    def fetch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        """Yield the scope's Pages in order, resuming from ``state`` (the last checkpoint)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most collectors hold nothing
+        """Release network clients and temporary files."""

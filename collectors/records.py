@@ -1,0 +1,199 @@
+"""The normalised records every collector produces and the loader consumes.
+
+These are plain dataclasses on purpose: a collector imports nothing from ``pipeline`` or
+``schema``, and the loader maps these records onto tables. Every field that a platform may
+leave out is optional; ``None`` always means "not reported", never zero. Ranges keep an open
+upper bound as ``None`` (Meta's and Google's top buckets), so sums stay honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(slots=True)
+class AdvertiserRecord:
+    """The account that ran the ad: a Meta page, a Google advertiser, a Snap organisation."""
+
+    source_advertiser_id: str
+    name: str | None = None
+    #: Public registration identifiers (FEC ID, EIN, ...) as the platform lists them.
+    public_ids: list[str] = field(default_factory=list)
+    #: Platform-specific attributes that have no column of their own (kept as JSON).
+    extra: JsonDict = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CreativeRecord:
+    """One card or version of an ad's creative, in the platform's order."""
+
+    position: int
+    body: str | None = None
+    link_title: str | None = None
+    link_description: str | None = None
+    link_caption: str | None = None
+    media_url: str | None = None
+    media_type: str | None = None
+    properties: str | None = None
+
+
+@dataclass(slots=True)
+class RegionShare:
+    """Share (0..1) of an ad's delivery in one region, as the platform names the region."""
+
+    region: str
+    share: float | None
+
+
+@dataclass(slots=True)
+class DemographicShare:
+    """Share (0..1) of an ad's delivery in one age bucket x gender cell."""
+
+    age_range: str
+    gender: str
+    share: float | None
+
+
+@dataclass(slots=True)
+class TargetingItem:
+    """One targeting criterion: ``dimension`` (age, gender, geo, interest, ...) and its value."""
+
+    dimension: str
+    value: str
+    included: bool = True
+
+
+@dataclass(slots=True)
+class ReachBreakdown:
+    """Meta's EU reach count for one country x age bucket x gender."""
+
+    country: str
+    age_range: str
+    gender: str
+    reach: int | None
+
+
+@dataclass(slots=True)
+class BeneficiaryPayer:
+    """A declared beneficiary/payer pair (Meta, EU ads)."""
+
+    position: int
+    beneficiary: str | None
+    payer: str | None
+    current: bool | None = None
+
+
+@dataclass(slots=True)
+class SpendRange:
+    """An ad's spend range in one currency (Google reports several currencies per ad)."""
+
+    currency: str
+    lower: int | None
+    upper: int | None
+
+
+@dataclass(slots=True)
+class NormalisedAd:
+    """One ad in the shared schema. ``(source, source_ad_id)`` identifies it across runs."""
+
+    source: str
+    source_ad_id: str
+    advertiser: AdvertiserRecord | None = None
+    funder: str | None = None
+    ad_type: str | None = None
+    ad_url: str | None = None
+    ad_created_at: datetime | None = None
+    delivery_start: datetime | None = None
+    delivery_stop: datetime | None = None
+    first_served_at: datetime | None = None
+    last_served_at: datetime | None = None
+    currency: str | None = None
+    spend_lower: int | None = None
+    spend_upper: int | None = None
+    spend_usd_lower: int | None = None
+    spend_usd_upper: int | None = None
+    impressions_lower: int | None = None
+    impressions_upper: int | None = None
+    audience_lower: int | None = None
+    audience_upper: int | None = None
+    eu_total_reach: int | None = None
+    countries: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    creatives: list[CreativeRecord] = field(default_factory=list)
+    regions: list[RegionShare] = field(default_factory=list)
+    demographics: list[DemographicShare] = field(default_factory=list)
+    targeting: list[TargetingItem] = field(default_factory=list)
+    reach_breakdown: list[ReachBreakdown] = field(default_factory=list)
+    beneficiary_payers: list[BeneficiaryPayer] = field(default_factory=list)
+    spends: list[SpendRange] = field(default_factory=list)
+    #: Platform-specific scalar attributes without a column of their own (JSON in ``ads.extra``).
+    extra: JsonDict = field(default_factory=dict)
+    #: Where in a bulk file the row came from (``member:line``); API pages leave it ``None``.
+    raw_ref: str | None = None
+
+
+@dataclass(slots=True)
+class TableRows:
+    """Rows for a platform table that is not ad-shaped (Google's weekly spend, ...).
+
+    The loader upserts them into ``table`` keyed on ``key``; the table itself is declared in
+    ``schema`` like any other, so the loader needs no platform knowledge.
+    """
+
+    table: str
+    key: tuple[str, ...]
+    rows: list[JsonDict]
+
+
+@dataclass(slots=True)
+class Quarantined:
+    """A record the collector could not normalise: kept raw, with the reason, and counted."""
+
+    reason: str
+    payload: str
+    raw_ref: str | None = None
+
+
+@dataclass(slots=True)
+class RawPayload:
+    """What the archive keeps of one fetched unit, already stripped of secrets.
+
+    ``kind="page"``: an API response body (stored gzip-compressed in ``raw_records``).
+    ``kind="file"``: a bulk file already on disk (kept content-addressed under the data dir).
+    """
+
+    kind: Literal["page", "file"]
+    url: str
+    content: bytes | None = None
+    path: str | None = None
+    sha256: str | None = None
+    size_bytes: int | None = None
+
+
+@dataclass(slots=True)
+class Page:
+    """The unit of commit: everything in a Page lands in one transaction with its checkpoint.
+
+    A collector yields Pages in order; the checkpoint of a Page is the state from which the
+    scope resumes if the run stops right after that Page was committed.
+    """
+
+    scope: str
+    checkpoint: JsonDict
+    ads: list[NormalisedAd] = field(default_factory=list)
+    advertisers: list[AdvertiserRecord] = field(default_factory=list)
+    tables: list[TableRows] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    raw: RawPayload | None = None
+    #: ``True`` on the last Page of a full listing (a whole bulk file): ads of this source and
+    #: scope that the listing did not contain are marked delisted.
+    listing_complete: bool = False
+    #: Messages for the run summary (unknown columns, unknown country names, ...), each once.
+    notices: list[str] = field(default_factory=list)
+    #: The platform's own report date, if it publishes one (Google's "updated" file).
+    report_date: date | None = None

@@ -1,0 +1,33 @@
+"""Alembic environment: run migrations on the connection adlib hands over.
+
+adlib configures Alembic programmatically (``pipeline.db``), so there is no alembic.ini: the
+connection arrives in ``config.attributes["connection"]``. SQLite gets batch mode, because its
+ALTER TABLE cannot drop or change columns.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+from schema.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        transaction_per_migration=True,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("adlib runs migrations online only: use `adlib db upgrade`")
+run_migrations_online()
