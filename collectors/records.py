@@ -193,6 +193,9 @@ class Page:
     #: ``True`` on the last Page of a full listing (a whole bulk file): ads of this source and
     #: scope that the listing did not contain are marked delisted.
     listing_complete: bool = False
+    #: When the listing that ``listing_complete`` ends began (the first Page of the file was
+    #: fetched, possibly in an earlier, interrupted run): ads last seen before it are delisted.
+    listing_started_at: datetime | None = None
     #: Messages for the run summary (unknown columns, unknown country names, ...), each once.
     notices: list[str] = field(default_factory=list)
     #: The platform's own report date, if it publishes one (Google's "updated" file).
