@@ -8,3 +8,12 @@ default for real collection: only a config's base URL points a collector at one.
 from collectors.replicas.server import ReplicaRequest, ReplicaResponse, ReplicaServer
 
 __all__ = ["ReplicaRequest", "ReplicaResponse", "ReplicaServer"]
+
+
+# `adlib demo` starts the replica of every platform listed here. Each target is a
+# module-level function returning a DemoReplica (see collectors.replicas.demo).
+DEMOS: dict[str, str] = {
+    "meta": "collectors.replicas.meta:demo",
+    "google": "collectors.replicas.google:demo",
+    "snap": "collectors.replicas.snap:demo",
+}

@@ -1,0 +1,381 @@
+"""The `adlib` command.
+
+Exit codes (the contract cron and monitoring rely on): 0 everything succeeded; 1 some scope
+failed (the others were still committed); 2 bad config, arguments or database; 3 another run
+holds the lock. Errors are one line on stderr naming the problem and the fix; tracebacks are
+for bugs only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+from collectors.redact import Redactor
+from pipeline import db
+from pipeline.config import Config, ConfigError, config_path, load_config
+from pipeline.lock import LockHeld
+from pipeline.logs import setup_logging
+from pipeline.runner import EXIT_LOCKED, EXIT_USAGE, LogReporter, RunReport, run_collection
+from pipeline.status import scope_health
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_config_option = click.option(
+    "--config",
+    "config_file",
+    metavar="PATH",
+    default=None,
+    help="config file (default: $ADLIB_CONFIG or ./config.yaml)",
+)
+
+
+class UsageProblem(click.ClickException):
+    """A one-line error with exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"adlib: error: {self.format_message()}", err=True)
+
+
+def _fails_cleanly(func: F) -> F:
+    """Turn the errors a user can fix into one line and the contract's exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, db.DatabaseError) as exc:
+            raise UsageProblem(str(exc)) from None
+        except LockHeld as exc:
+            click.echo(f"adlib: {exc}", err=True)
+            sys.exit(EXIT_LOCKED)
+        except OperationalError as exc:
+            raise UsageProblem(f"cannot use the database: {_first_line(exc.orig)}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _first_line(exc: object) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _load(config_file: str | None) -> Config:
+    return load_config(config_path(config_file))
+
+
+def _engine(config: Config, *, readonly: bool = False) -> Engine:
+    engine = db.make_engine(config.database_url, readonly=readonly)
+    if not readonly:
+        db.ensure_schema(engine)
+    return engine
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageProblem(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="adlib-collector", prog_name="adlib")
+def cli() -> None:
+    """Collect political ad-library data into one SQL database, query it, export it."""
+
+
+@cli.command()
+@_config_option
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="only this source (repeatable)"
+)
+@click.option(
+    "--country", "countries", multiple=True, metavar="CC", help="only this country (repeatable)"
+)
+@click.option("--since", metavar="DATE", help="collect ads delivered since DATE (YYYY-MM-DD)")
+@click.option("--log-file", metavar="PATH", help="also write the log to PATH")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="log line format")
+@click.option("-q", "--quiet", is_flag=True, help="only warnings and errors")
+@_fails_cleanly
+def collect(
+    config_file: str | None,
+    sources: Sequence[str],
+    countries: Sequence[str],
+    since: str | None,
+    log_file: str | None,
+    log_format: str | None,
+    quiet: bool,
+) -> None:
+    """Run every enabled source once (the nightly cron job).
+
+    Exit 0: all scopes succeeded; 1: some scope failed (the others are committed);
+    2: bad config or arguments; 3: another run holds the lock.
+    """
+    config = _load(config_file)
+    since_date = _parse_date(since, "--since")
+    codes = [_country(c) for c in countries]
+    redactor = Redactor()
+    log = setup_logging(
+        level="WARNING" if quiet else config.log.level,
+        fmt=log_format or config.log.format,
+        file=log_file or config.log.file,
+        redactor=redactor,
+    )
+    engine = _engine(config)
+    interactive = sys.stderr.isatty() and not quiet and (log_format or config.log.format) == "text"
+    if interactive:
+        from pipeline.progress import RichReporter
+
+        with RichReporter(log, Console(stderr=True)) as reporter:
+            report = run_collection(
+                config,
+                engine,
+                log=log,
+                sources=list(sources) or None,
+                countries=codes or None,
+                since=since_date,
+                reporter=reporter,
+                redactor=redactor,
+            )
+    else:
+        report = run_collection(
+            config,
+            engine,
+            log=log,
+            sources=list(sources) or None,
+            countries=codes or None,
+            since=since_date,
+            reporter=LogReporter(log),
+            redactor=redactor,
+        )
+    if not quiet:
+        print_summary(report)
+    sys.exit(report.exit_code)
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise UsageProblem(f"--country {value!r} is not an ISO 3166-1 alpha-2 code (e.g. KE)")
+    return "GB" if code == "UK" else code
+
+
+def print_summary(report: RunReport) -> None:
+    """The end-of-run table: one row per scope, then skipped sources and notices."""
+    console = Console()
+    table = Table(title="adlib collect", show_lines=False)
+    for column in ("source", "scope", "status", "ads", "new", "changed", "observations", "note"):
+        table.add_column(
+            column,
+            justify="right" if column in ("ads", "new", "changed", "observations") else "left",
+        )
+    for o in report.outcomes:
+        note = o.error or "; ".join(o.notices[:3])
+        table.add_row(
+            o.source,
+            o.scope,
+            o.status,
+            f"{o.records:,}",
+            f"{o.new:,}",
+            f"{o.changed:,}",
+            f"{o.observations:,}",
+            note or "",
+        )
+    for name, reason in report.skipped.items():
+        table.add_row(name, "-", "skipped", "", "", "", "", reason)
+    console.print(table)
+
+
+@cli.command()
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--check", is_flag=True, help="exit 1 if an enabled source is stale or failing")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source")
+@_fails_cleanly
+def status(config_file: str | None, as_json: bool, check: bool, sources: Sequence[str]) -> None:
+    """Last runs per source and scope: when, how many ads, new/changed, errors, staleness."""
+    config = _load(config_file)
+    engine = db.make_engine(config.database_url, readonly=True)
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        health = scope_health(conn, now, config.status.stale_after_hours, list(sources) or None)
+    enabled = set(config.enabled_sources())
+    never_ran = sorted(enabled - {h.source for h in health} - set(config.unavailable))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "scopes": [h.as_json() for h in health],
+                    "never_ran": never_ran,
+                    "unavailable": config.unavailable,
+                },
+                indent=2,
+            )
+        )
+    else:
+        table = Table(title=f"adlib status ({config.status.stale_after_hours:g} h staleness)")
+        for column in (
+            "source",
+            "scope",
+            "last run",
+            "status",
+            "last success",
+            "ads",
+            "new",
+            "changed",
+            "health",
+        ):
+            table.add_column(column)
+        for h in health:
+            state = "FAILING" if h.failing else ("STALE" if h.stale else "ok")
+            table.add_row(
+                h.source,
+                h.scope,
+                _when(h.last_started_at),
+                h.last_status,
+                _when(h.last_success_at),
+                f"{h.records:,}",
+                f"{h.new:,}",
+                f"{h.changed:,}",
+                state + (f": {h.last_error}" if h.failing and h.last_error else ""),
+            )
+        Console().print(table)
+        for name in never_ran:
+            click.echo(f"{name}: enabled but has never run")
+        for name, reason in config.unavailable.items():
+            click.echo(f"{name}: cannot run: {reason}")
+    if check:
+        bad = [h for h in health if h.source in enabled and (h.stale or h.failing)]
+        if bad or never_ran:
+            sys.exit(1)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+@cli.command()
+@_config_option
+@click.argument("query")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="bound parameter :NAME (repeatable)",
+)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (a list of objects)")
+@_fails_cleanly
+def sql(
+    config_file: str | None, query: str, params: Sequence[str], as_csv: bool, as_json: bool
+) -> None:
+    """Run a read-only SQL query (writes are refused) against the configured database.
+
+    Values are passed as bound parameters, never pasted into the SQL:
+    adlib sql "SELECT * FROM ads WHERE source = :src LIMIT 5" -p src=meta
+    """
+    config = _load(config_file)
+    bound = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageProblem(f"--param {item!r} must look like NAME=VALUE")
+        bound[name] = value
+    engine = db.make_engine(config.database_url, readonly=True)
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(text(query), bound)
+            if not result.returns_rows:
+                conn.rollback()
+                raise UsageProblem("adlib sql runs queries that return rows; nothing was changed")
+            columns = list(result.keys())
+            rows = [tuple(row) for row in result]
+            conn.rollback()
+    except (OperationalError, ProgrammingError) as exc:
+        message = _first_line(exc.orig)
+        if "readonly" in message.replace(" ", "").lower() or "read-only" in message.lower():
+            raise UsageProblem(
+                f"adlib sql is read-only; the statement was refused ({message})"
+            ) from None
+        raise UsageProblem(f"query failed: {message}") from None
+    except SQLAlchemyError as exc:
+        raise UsageProblem(f"query failed: {_first_line(exc)}") from None
+    write_rows(columns, rows, "csv" if as_csv else "json" if as_json else "table")
+
+
+def write_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
+    """Print query results as a table (terminal), CSV or JSON."""
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        click.echo(
+            json.dumps(
+                [dict(zip(columns, row, strict=True)) for row in rows], default=str, indent=2
+            )
+        )
+    else:
+        table = Table()
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console().print(table)
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@_config_option
+@_fails_cleanly
+def db_upgrade(config_file: str | None) -> None:
+    """Apply schema migrations (back up first; `collect` migrates new databases itself)."""
+    config = _load(config_file)
+    engine = db.make_engine(config.database_url)
+    before = db.current_revision(engine)
+    db.upgrade(engine)
+    after = db.current_revision(engine)
+    click.echo(f"database at {after} (was {before or 'empty'})")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "out_dir",
+    default="adlib-demo",
+    show_default=True,
+    metavar="DIR",
+    help="where the demo database and its config.yaml go (replaced if present)",
+)
+@_fails_cleanly
+def demo(out_dir: str) -> None:
+    """Run the real collectors and pipeline against bundled replicas, offline, into SQLite."""
+    from pipeline.demo import run_demo
+
+    sys.exit(run_demo(Path(out_dir)))
+
+
+def main() -> None:
+    """Entry point of the `adlib` console script."""
+    cli(prog_name="adlib")

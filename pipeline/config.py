@@ -1,0 +1,254 @@
+"""Load and validate ``config.yaml``.
+
+Values may reference environment variables as ``${NAME}`` (or ``${NAME:-default}``), so tokens
+stay out of the file. Every problem becomes a :class:`ConfigError` whose message is one line
+naming the key and the fix. A variable that is not set inside ``sources.<name>`` does not stop
+the run: that source is skipped with the reason (a fresh machine has no Meta token, and Google
+and Snap need none); anywhere else it is an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+
+from collectors import REGISTRY, collector_class
+from collectors.base import SourceSettings
+
+DEFAULT_CONFIG = "config.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the key and the fix (exit code 2)."""
+
+
+class DatabaseSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = "sqlite:///data/adlib.sqlite"
+
+
+class LogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+    file: str | None = None
+
+
+class StatusSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stale_after_hours: float = Field(default=48, gt=0)
+
+
+class AppSettings(BaseModel):
+    """The top level of ``config.yaml``; ``sources`` are validated per collector."""
+
+    model_config = ConfigDict(extra="forbid")
+    database: DatabaseSettings = DatabaseSettings()
+    data_dir: str = "data"
+    countries: list[str] = Field(default_factory=list)
+    log: LogSettings = LogSettings()
+    status: StatusSettings = StatusSettings()
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("countries")
+    @classmethod
+    def _iso_countries(cls, value: list[str]) -> list[str]:
+        codes = []
+        for code in value:
+            upper = str(code).strip().upper()
+            if not re.fullmatch(r"[A-Z]{2}", upper):
+                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code (e.g. US, KE)")
+            codes.append("GB" if upper == "UK" else upper)
+        return codes
+
+
+@dataclass
+class Config:
+    """A validated configuration, paths resolved against the config file's folder."""
+
+    path: Path | None
+    database_url: str
+    data_dir: Path
+    countries: list[str]
+    log: LogSettings
+    status: StatusSettings
+    sources: dict[str, SourceSettings]
+    #: source name -> why it cannot run (an environment variable it needs is not set)
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+    def enabled_sources(self) -> list[str]:
+        return [name for name, settings in self.sources.items() if settings.enabled]
+
+
+def config_path(explicit: str | None) -> Path:
+    """``--config``, else ``$ADLIB_CONFIG``, else ``./config.yaml``."""
+    return Path(explicit or os.environ.get("ADLIB_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(path: Path) -> Config:
+    """Read, interpolate and validate the config file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found: pass --config PATH, set ADLIB_CONFIG, "
+            "or copy config.yaml from the adlib repository"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path} is not valid YAML{where}: fix the syntax") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of keys (database, countries, sources)")
+    return parse_config(data, base_dir=path.resolve().parent, path=path)
+
+
+def parse_config(data: Mapping[str, Any], base_dir: Path, path: Path | None = None) -> Config:
+    """Validate an already-parsed config mapping (also used by ``adlib demo`` and tests)."""
+    label = str(path) if path else "config"
+    missing: dict[str, str] = {}
+    resolved = _interpolate(dict(data), "", missing)
+    for where, name in missing.items():
+        if not where.startswith("sources."):
+            raise ConfigError(f"{label}: {where} uses ${{{name}}}, which is not set: export {name}")
+    _reject_unknown(resolved, AppSettings, "", label)
+    try:
+        app = AppSettings.model_validate(resolved)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, "", label)) from None
+    sources: dict[str, SourceSettings] = {}
+    unavailable: dict[str, str] = {}
+    for name, raw in app.sources.items():
+        if name not in REGISTRY:
+            hint = _did_you_mean(name, REGISTRY)
+            raise ConfigError(f"{label}: sources.{name} is not a known source{hint}")
+        settings_cls = collector_class(name).Settings
+        raw = raw or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{label}: sources.{name} must be a mapping of settings")
+        _reject_unknown(raw, settings_cls, f"sources.{name}.", label)
+        try:
+            sources[name] = settings_cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc, f"sources.{name}.", label)) from None
+        needed = [f"{var} (sources.{name}.{key})" for key, var in _missing_under(missing, name)]
+        if needed:
+            unavailable[name] = "environment variable " + ", ".join(needed) + " is not set"
+    return Config(
+        path=path,
+        database_url=_resolve_sqlite(app.database.url, base_dir, label),
+        data_dir=_resolve_dir(app.data_dir, base_dir),
+        countries=app.countries,
+        log=app.log,
+        status=app.status,
+        sources=sources,
+        unavailable=unavailable,
+    )
+
+
+def _interpolate(value: Any, where: str, missing: dict[str, str]) -> Any:
+    """Replace ``${NAME}`` references; unset ones are dropped and recorded in ``missing``."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            sub = f"{where}{key}"
+            result = _interpolate(item, sub + ".", missing)
+            if result is not _UNSET:
+                out[key] = result
+        return out
+    if isinstance(value, list):
+        return [_interpolate(item, where, missing) for item in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    unset: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        env = os.environ.get(name)
+        if env:
+            return env
+        if default is not None:
+            return default
+        unset.append(name)
+        return ""
+
+    result = _ENV_REF.sub(substitute, value)
+    if unset:
+        missing[where.rstrip(".")] = unset[0]
+        return _UNSET
+    return result
+
+
+_UNSET = object()
+
+
+def _missing_under(missing: dict[str, str], source: str) -> list[tuple[str, str]]:
+    prefix = f"sources.{source}."
+    return [
+        (where[len(prefix) :], var) for where, var in missing.items() if where.startswith(prefix)
+    ]
+
+
+def _reject_unknown(
+    data: Mapping[str, Any], model: type[BaseModel], prefix: str, label: str
+) -> None:
+    """Unknown keys are typos more often than not: name the closest known key."""
+    known = model.model_fields
+    for key in data:
+        if key not in known:
+            hint = _did_you_mean(str(key), known)
+            raise ConfigError(f"{label}: unknown key {prefix}{key}{hint}")
+
+
+def _did_you_mean(word: str, choices: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; known: {', '.join(sorted(choices))}"
+
+
+def _one_line(exc: ValidationError, prefix: str, label: str) -> str:
+    error = exc.errors()[0]
+    key = prefix + ".".join(str(part) for part in error["loc"])
+    got = error.get("input")
+    shown = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
+    return f"{label}: {key}: {error['msg']}{shown}: fix this value"
+
+
+def _resolve_sqlite(url: str, base_dir: Path, label: str) -> str:
+    """Relative SQLite paths are relative to the config file, so cron's cwd does not matter."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(
+            f"{label}: database.url {url!r} is not a database URL: "
+            "use sqlite:///data/adlib.sqlite or postgresql://user:pass@host/db"
+        ) from None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return url
+    if parsed.database == ":memory:" or Path(parsed.database).is_absolute():
+        return url
+    return parsed.set(database=str(base_dir / parsed.database)).render_as_string(
+        hide_password=False
+    )
+
+
+def _resolve_dir(value: str, base_dir: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base_dir / path

@@ -1,0 +1,564 @@
+"""The loader: maps a collector's Page onto the schema, in one transaction with its checkpoint.
+
+Per Page:
+
+* ads are upserted on ``(source, source_ad_id)``. Two hashes decide what else is written:
+  ``content_hash`` covers every reported value (a change rewrites the ad's child rows) and
+  ``observation_hash`` covers the metrics researchers track over time (spend, impressions,
+  audience, reach, delivery dates; a change appends one ``ad_observations`` row). An ad seen
+  again unchanged only gets its ``last_seen_at`` moved, so a rerun writes no history.
+* countries are additive: Meta reports an ad once per country query that returned it, so the
+  union over scopes is the truth and a scope never removes another scope's country.
+* the Page's checkpoint and the run's counters are written in the same transaction, so a crash
+  at any point resumes from exactly the data that is in the database.
+
+Writes are batched executemany statements (SQLAlchemy's insertmanyvalues), never row by row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, select, update
+
+from collectors.records import AdvertiserRecord, NormalisedAd, Page, TableRows
+from collectors.redact import Redactor
+from pipeline import faults
+from pipeline.archive import archive
+from pipeline.sqlutil import chunks, insert_ignore, upsert
+from schema.models import (
+    Ad,
+    AdBeneficiaryPayer,
+    AdCountry,
+    AdCreative,
+    AdDemographic,
+    AdLanguage,
+    AdObservation,
+    AdPlatform,
+    AdReachBreakdown,
+    AdRegion,
+    AdSpend,
+    AdTargeting,
+    Advertiser,
+    Base,
+    Checkpoint,
+    CollectionRun,
+    Funder,
+    QuarantinedRecord,
+)
+
+_ads: Table = Ad.__table__
+_advertisers: Table = Advertiser.__table__
+_funders: Table = Funder.__table__
+_countries: Table = AdCountry.__table__
+_observations: Table = AdObservation.__table__
+_checkpoints: Table = Checkpoint.__table__
+_runs: Table = CollectionRun.__table__
+_quarantine_rows: Table = QuarantinedRecord.__table__
+
+#: Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
+IN_CHUNK = 900
+
+_OBSERVED = (
+    "currency",
+    "spend_lower",
+    "spend_upper",
+    "impressions_lower",
+    "impressions_upper",
+    "audience_lower",
+    "audience_upper",
+    "eu_total_reach",
+    "delivery_start",
+    "delivery_stop",
+)
+
+_SCALARS = (
+    "ad_type",
+    "ad_url",
+    "ad_created_at",
+    "delivery_start",
+    "delivery_stop",
+    "first_served_at",
+    "last_served_at",
+    "currency",
+    "spend_lower",
+    "spend_upper",
+    "spend_usd_lower",
+    "spend_usd_upper",
+    "impressions_lower",
+    "impressions_upper",
+    "audience_lower",
+    "audience_upper",
+    "eu_total_reach",
+)
+
+
+@dataclass(slots=True)
+class PageResult:
+    """What one Page did to the database (added to the run's counters)."""
+
+    records: int = 0
+    new: int = 0
+    changed: int = 0
+    observations: int = 0
+    quarantined: int = 0
+    delisted: int = 0
+
+
+def load_page(
+    conn: Connection,
+    page: Page,
+    *,
+    source: str,
+    run_id: int,
+    now: datetime,
+    redactor: Redactor,
+) -> PageResult:
+    """Write ``page`` and its checkpoint inside the caller's transaction."""
+    result = PageResult()
+    raw_id = None
+    if page.raw is not None:
+        raw_id = archive(
+            conn,
+            source=source,
+            scope=page.scope,
+            run_id=run_id,
+            raw=page.raw,
+            redactor=redactor,
+            fetched_at=now,
+        )
+    ads = _dedupe(page.ads)
+    advertiser_records = [ad.advertiser for ad in ads if ad.advertiser] + page.advertisers
+    advertiser_ids = _upsert_advertisers(conn, source, advertiser_records, now)
+    funder_ids = _ensure_funders(conn, {ad.funder for ad in ads if ad.funder}, now)
+    if ads:
+        _load_ads(
+            conn, ads, page.scope, source, run_id, now, raw_id, advertiser_ids, funder_ids, result
+        )
+    faults.point("in_batch")
+    for rows in page.tables:
+        _upsert_table_rows(conn, rows)
+    if page.quarantined:
+        _quarantine(conn, page, source, run_id, raw_id, now, redactor)
+        result.quarantined = len(page.quarantined)
+    if page.listing_complete and page.listing_started_at is not None:
+        result.delisted = _delist(conn, source, page.scope, page.listing_started_at, now)
+    _save_checkpoint(conn, source, page, now)
+    _count(conn, run_id, result, page.notices)
+    return result
+
+
+def _dedupe(ads: Sequence[NormalisedAd]) -> list[NormalisedAd]:
+    """One record per ad id (the last wins); countries are merged, not lost."""
+    by_id: dict[str, NormalisedAd] = {}
+    for ad in ads:
+        previous = by_id.get(ad.source_ad_id)
+        if previous is not None:
+            ad.countries = sorted(set(previous.countries) | set(ad.countries))
+        by_id[ad.source_ad_id] = ad
+    return list(by_id.values())
+
+
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def observation_hash(ad: NormalisedAd) -> str:
+    """Hash of the metrics whose change makes a new ``ad_observations`` row."""
+    return _digest(tuple(getattr(ad, name) for name in _OBSERVED))
+
+
+def content_hash(ad: NormalisedAd) -> str:
+    """Hash of everything the platform reported, except where the row sits and countries."""
+    advertiser = ad.advertiser
+    return _digest(
+        (
+            tuple(getattr(ad, name) for name in _SCALARS),
+            (advertiser.source_advertiser_id, advertiser.name) if advertiser else None,
+            ad.funder,
+            sorted(ad.extra.items()),
+            ad.languages,
+            ad.platforms,
+            ad.creatives,
+            ad.regions,
+            ad.demographics,
+            ad.targeting,
+            ad.reach_breakdown,
+            ad.beneficiary_payers,
+            ad.spends,
+        )
+    )
+
+
+def _upsert_advertisers(
+    conn: Connection, source: str, records: Iterable[AdvertiserRecord], now: datetime
+) -> dict[str, int]:
+    """Insert new advertisers, refresh changed ones; return source id -> advertisers.id.
+
+    An ad only knows its advertiser's id and name, while a bulk advertiser file knows the
+    public ids too: empty values never overwrite known ones.
+    """
+    merged: dict[str, AdvertiserRecord] = {}
+    for record in records:
+        known = merged.get(record.source_advertiser_id)
+        if known is None:
+            merged[record.source_advertiser_id] = AdvertiserRecord(
+                record.source_advertiser_id,
+                record.name,
+                list(record.public_ids),
+                dict(record.extra),
+            )
+            continue
+        known.name = record.name or known.name
+        known.public_ids = record.public_ids or known.public_ids
+        known.extra.update(record.extra)
+    if not merged:
+        return {}
+    existing = _select_advertisers(conn, source, list(merged))
+    fresh = [
+        {
+            "source": source,
+            "source_advertiser_id": key,
+            "name": rec.name,
+            "public_ids": rec.public_ids or None,
+            "extra": rec.extra or None,
+            "first_seen_at": now,
+            "updated_at": now,
+        }
+        for key, rec in merged.items()
+        if key not in existing
+    ]
+    if fresh:
+        conn.execute(insert_ignore(conn, _advertisers, ["source", "source_advertiser_id"]), fresh)
+    changes = []
+    for key, (pk, name, public_ids, extra) in existing.items():
+        rec = merged[key]
+        new_name = rec.name or name
+        new_ids = rec.public_ids or public_ids
+        new_extra = {**(extra or {}), **rec.extra} or None
+        if (new_name, new_ids, new_extra) != (name, public_ids, extra):
+            changes.append(
+                {
+                    "b_id": pk,
+                    "name": new_name,
+                    "public_ids": new_ids,
+                    "extra": new_extra,
+                    "updated_at": now,
+                }
+            )
+    if changes:
+        conn.execute(_advertisers.update().where(_advertisers.c.id == bindparam("b_id")), changes)
+    if fresh:
+        existing = _select_advertisers(conn, source, list(merged))
+    return {key: value[0] for key, value in existing.items()}
+
+
+def _select_advertisers(
+    conn: Connection, source: str, keys: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    t = _advertisers
+    found: dict[str, tuple[Any, ...]] = {}
+    for part in chunks(keys, IN_CHUNK):
+        rows = conn.execute(
+            select(t.c.source_advertiser_id, t.c.id, t.c.name, t.c.public_ids, t.c.extra).where(
+                t.c.source == source, t.c.source_advertiser_id.in_(part)
+            )
+        )
+        for key, pk, name, public_ids, extra in rows:
+            found[key] = (pk, name, public_ids, extra)
+    return found
+
+
+def _ensure_funders(conn: Connection, names: set[str], now: datetime) -> dict[str, int]:
+    if not names:
+        return {}
+    ordered = sorted(names)
+    conn.execute(
+        insert_ignore(conn, _funders, ["name"]),
+        [{"name": n, "first_seen_at": now} for n in ordered],
+    )
+    found: dict[str, int] = {}
+    for part in chunks(ordered, IN_CHUNK):
+        rows = conn.execute(select(_funders.c.name, _funders.c.id).where(_funders.c.name.in_(part)))
+        found.update({name: pk for name, pk in rows})
+    return found
+
+
+def _load_ads(
+    conn: Connection,
+    ads: list[NormalisedAd],
+    scope: str,
+    source: str,
+    run_id: int,
+    now: datetime,
+    raw_id: int | None,
+    advertiser_ids: dict[str, int],
+    funder_ids: dict[str, int],
+    result: PageResult,
+) -> None:
+    existing = _existing_ads(conn, source, [ad.source_ad_id for ad in ads])
+    new_rows: list[dict[str, Any]] = []
+    new_ads: list[NormalisedAd] = []
+    changed_rows: list[dict[str, Any]] = []
+    changed_ads: list[tuple[int, NormalisedAd]] = []
+    observe: list[tuple[int | None, NormalisedAd]] = []
+    unchanged_ids: list[int] = []
+    for ad in ads:
+        c_hash, o_hash = content_hash(ad), observation_hash(ad)
+        found = existing.get(ad.source_ad_id)
+        if found is not None and found[1] == c_hash:
+            unchanged_ids.append(found[0])
+            continue
+        row = _ad_row(ad, scope, now, raw_id, advertiser_ids, funder_ids, c_hash, o_hash)
+        if found is None:
+            row.update(source=source, source_ad_id=ad.source_ad_id, first_seen_at=now)
+            new_rows.append(row)
+            new_ads.append(ad)
+            observe.append((None, ad))
+        else:
+            row["b_id"] = found[0]
+            changed_rows.append(row)
+            changed_ads.append((found[0], ad))
+            if found[2] != o_hash:
+                observe.append((found[0], ad))
+    result.records = len(ads)
+    result.new = len(new_rows)
+    result.changed = len(changed_rows)
+    ids: dict[str, int] = {key: value[0] for key, value in existing.items()}
+    if new_rows:
+        inserted = conn.execute(
+            _ads.insert().returning(_ads.c.id, _ads.c.source_ad_id, sort_by_parameter_order=True),
+            new_rows,
+        )
+        ids.update({key: pk for pk, key in inserted})
+    if changed_rows:
+        conn.execute(_ads.update().where(_ads.c.id == bindparam("b_id")), changed_rows)
+        _delete_children(conn, [pk for pk, _ in changed_ads])
+    if unchanged_ids:
+        for part in chunks(unchanged_ids, IN_CHUNK):
+            conn.execute(
+                update(_ads)
+                .where(_ads.c.id.in_(part))
+                .values(last_seen_at=now, delisted_at=None, scope=scope)
+            )
+    rewritten = [(ids[ad.source_ad_id], ad) for ad in new_ads] + changed_ads
+    _insert_children(conn, rewritten)
+    _insert_countries(conn, [(ids[ad.source_ad_id], ad) for ad in ads])
+    if observe:
+        rows = [_observation_row(pk or ids[ad.source_ad_id], ad, run_id, now) for pk, ad in observe]
+        conn.execute(_observations.insert(), rows)
+        result.observations = len(rows)
+
+
+def _existing_ads(
+    conn: Connection, source: str, keys: Sequence[str]
+) -> dict[str, tuple[int, str, str]]:
+    t = _ads
+    found: dict[str, tuple[int, str, str]] = {}
+    for part in chunks(keys, IN_CHUNK):
+        rows = conn.execute(
+            select(t.c.source_ad_id, t.c.id, t.c.content_hash, t.c.observation_hash).where(
+                t.c.source == source, t.c.source_ad_id.in_(part)
+            )
+        )
+        for key, pk, c_hash, o_hash in rows:
+            found[key] = (pk, c_hash, o_hash)
+    return found
+
+
+def _ad_row(
+    ad: NormalisedAd,
+    scope: str,
+    now: datetime,
+    raw_id: int | None,
+    advertiser_ids: dict[str, int],
+    funder_ids: dict[str, int],
+    c_hash: str,
+    o_hash: str,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(ad, name) for name in _SCALARS}
+    row.update(
+        scope=scope,
+        advertiser_id=advertiser_ids.get(ad.advertiser.source_advertiser_id)
+        if ad.advertiser
+        else None,
+        funder_id=funder_ids.get(ad.funder) if ad.funder else None,
+        extra=ad.extra or None,
+        last_seen_at=now,
+        changed_at=now,
+        delisted_at=None,
+        content_hash=c_hash,
+        observation_hash=o_hash,
+        raw_record_id=raw_id,
+        raw_ref=ad.raw_ref,
+    )
+    return row
+
+
+def _observation_row(ad_id: int, ad: NormalisedAd, run_id: int, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(ad, name) for name in _OBSERVED}
+    row.update(ad_id=ad_id, observed_at=now, run_id=run_id)
+    return row
+
+
+#: Child tables filled from a list of record dataclasses whose fields are the columns.
+_CHILDREN: tuple[tuple[Table, str], ...] = (
+    (AdCreative.__table__, "creatives"),
+    (AdRegion.__table__, "regions"),
+    (AdDemographic.__table__, "demographics"),
+    (AdTargeting.__table__, "targeting"),
+    (AdReachBreakdown.__table__, "reach_breakdown"),
+    (AdBeneficiaryPayer.__table__, "beneficiary_payers"),
+    (AdSpend.__table__, "spends"),
+)
+#: Child tables filled from a list of plain strings.
+_LISTS: tuple[tuple[Table, str, str], ...] = (
+    (AdLanguage.__table__, "languages", "language"),
+    (AdPlatform.__table__, "platforms", "platform"),
+)
+
+
+def _delete_children(conn: Connection, ad_ids: list[int]) -> None:
+    tables = [table for table, _ in _CHILDREN] + [table for table, _, _ in _LISTS]
+    for part in chunks(ad_ids, IN_CHUNK):
+        for table in tables:
+            conn.execute(table.delete().where(table.c.ad_id.in_(part)))
+
+
+def _insert_children(conn: Connection, ads: list[tuple[int, NormalisedAd]]) -> None:
+    """Child rows of new and changed ads; each record's dataclass fields are the columns."""
+    for table, attr in _CHILDREN:
+        rows = []
+        for ad_id, ad in ads:
+            for item in _unique_children(table, getattr(ad, attr)):
+                row = {name: getattr(item, name) for name in item.__slots__}
+                row["ad_id"] = ad_id
+                rows.append(row)
+        if rows:
+            conn.execute(table.insert(), rows)
+    for table, attr, column in _LISTS:
+        rows = [
+            {"ad_id": ad_id, column: value}
+            for ad_id, ad in ads
+            for value in dict.fromkeys(getattr(ad, attr))
+        ]
+        if rows:
+            conn.execute(table.insert(), rows)
+
+
+def _unique_children(table: Table, items: list[Any]) -> list[Any]:
+    """Drop items whose primary key repeats within one ad (the first wins).
+
+    Collectors already merge platform duplicates with a documented rule; this is the last
+    guard that keeps one odd record from failing a whole page on a key violation.
+    """
+    key_cols = [c.name for c in table.primary_key.columns if c.name not in ("ad_id", "id")]
+    if not key_cols or len(items) < 2:
+        return items
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for item in items:
+        key = tuple(getattr(item, col) for col in key_cols)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique
+
+
+def _insert_countries(conn: Connection, ads: list[tuple[int, NormalisedAd]]) -> None:
+    rows = [
+        {"ad_id": ad_id, "country_code": code}
+        for ad_id, ad in ads
+        for code in dict.fromkeys(ad.countries)
+    ]
+    if rows:
+        conn.execute(insert_ignore(conn, _countries, ["ad_id", "country_code"]), rows)
+
+
+def _upsert_table_rows(conn: Connection, rows: TableRows) -> None:
+    """Upsert a platform table's rows (deduplicated on the key: PostgreSQL requires it)."""
+    table = Base.metadata.tables.get(rows.table)
+    if table is None:
+        raise ValueError(f"collector sent rows for unknown table {rows.table!r}")
+    unique = {tuple(row[k] for k in rows.key): row for row in rows.rows}
+    if not unique:
+        return
+    columns = list(dict.fromkeys(col for row in unique.values() for col in row))
+    filled = [{col: row.get(col) for col in columns} for row in unique.values()]
+    for part in chunks(filled, 1000):
+        conn.execute(upsert(conn, table, rows.key, columns), list(part))
+
+
+def _quarantine(
+    conn: Connection,
+    page: Page,
+    source: str,
+    run_id: int,
+    raw_id: int | None,
+    now: datetime,
+    redactor: Redactor,
+) -> None:
+    conn.execute(
+        _quarantine_rows.insert(),
+        [
+            {
+                "run_id": run_id,
+                "source": source,
+                "scope": page.scope,
+                "raw_record_id": raw_id,
+                "raw_ref": item.raw_ref,
+                "reason": redactor.text(item.reason),
+                "payload": redactor.text(item.payload),
+                "quarantined_at": now,
+            }
+            for item in page.quarantined
+        ],
+    )
+
+
+def _delist(conn: Connection, source: str, scope: str, started: datetime, now: datetime) -> int:
+    """Mark ads of a complete listing that it no longer contained; never delete them."""
+    t = _ads
+    result = conn.execute(
+        update(t)
+        .where(
+            t.c.source == source,
+            t.c.scope == scope,
+            t.c.last_seen_at < started,
+            t.c.delisted_at.is_(None),
+        )
+        .values(delisted_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+def _save_checkpoint(conn: Connection, source: str, page: Page, now: datetime) -> None:
+    row = {
+        "source": source,
+        "scope": page.scope,
+        "state": page.checkpoint,
+        "updated_at": now,
+        "report_date": page.report_date,
+    }
+    columns = ["state", "updated_at"] + (["report_date"] if page.report_date else [])
+    conn.execute(upsert(conn, _checkpoints, ["source", "scope"], columns), [row])
+
+
+def _count(conn: Connection, run_id: int, result: PageResult, notices: list[str]) -> None:
+    t = _runs
+    values: dict[str, Any] = {
+        "pages": t.c.pages + 1,
+        "records": t.c.records + result.records,
+        "new": t.c.new + result.new,
+        "changed": t.c.changed + result.changed,
+        "observations": t.c.observations + result.observations,
+        "quarantined": t.c.quarantined + result.quarantined,
+    }
+    if notices:
+        current = conn.execute(select(t.c.notices).where(t.c.id == run_id)).scalar_one() or []
+        values["notices"] = list(dict.fromkeys([*current, *notices]))
+    conn.execute(update(t).where(t.c.id == run_id).values(**values))

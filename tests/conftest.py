@@ -1,0 +1,106 @@
+"""Shared fixtures: a fresh database on each engine, replicas, and the CLI as a subprocess.
+
+``database_url`` is parametrised over SQLite and PostgreSQL. PostgreSQL comes from
+``ADLIB_TEST_PG_URL`` (an admin URL; each test gets its own database). Without it the
+PostgreSQL cases skip on a developer machine, but fail when ``ADLIB_REQUIRE_PG=1`` (CI), so
+a missing server can never pass as green.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get("ADLIB_TEST_PG_URL")
+    if url:
+        return url
+    if os.environ.get("ADLIB_REQUIRE_PG") == "1":
+        pytest.fail("ADLIB_REQUIRE_PG=1 but ADLIB_TEST_PG_URL is not set: PostgreSQL is missing")
+    return None
+
+
+def _pg_reachable(url: str) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        message = f"PostgreSQL at ADLIB_TEST_PG_URL is not reachable: {exc}"
+        if os.environ.get("ADLIB_REQUIRE_PG") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip("PostgreSQL tests need ADLIB_TEST_PG_URL (CI sets it via .ci/run)")
+    _pg_reachable(admin)
+    name = f"adlib_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(
+        admin.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh database, once per engine."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'adlib.sqlite'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    """Write a config.yaml for a test and return its path."""
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `adlib` in a subprocess exactly as a user (or cron) would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )
