@@ -1,0 +1,446 @@
+"""The fetch loop shared by collectors whose scope is one bulk zip (Google's bundle, Snap's years).
+
+A :class:`BulkFileCollector` subclass says which URL a scope downloads and which zip members it
+reads with which :class:`MemberParser`; this module does the rest, once for every such source:
+
+1. download conditionally (:mod:`collectors.download`); a 304 for a finished file yields nothing;
+2. decide whether to resume: the same file (same sha256) as an unfinished checkpoint resumes at
+   the committed member and row, anything else starts a new listing at row 0;
+3. stream each member row by row (:mod:`collectors.csvstream`), turn rows into records with the
+   member's parser, and yield a :class:`~collectors.records.Page` every ``batch_size`` rows whose
+   checkpoint names the member and the rows done;
+4. end with a Page marked ``listing_complete``, so ads missing from the file get delisted.
+
+The checkpoint (``FileCheckpoint.to_state``) is plain JSON::
+
+    {"url", "sha256", "path", "size", "etag", "last_modified",
+     "listing_started_at": ISO-8601, "member": base name or null, "row": int, "done": bool}
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+import httpx
+from pydantic import Field
+
+from collectors.base import Collector, SourceSettings
+from collectors.csvstream import CsvFormatError, CsvRow, CsvStream
+from collectors.download import (
+    BulkArchive,
+    CorruptArchiveError,
+    DownloadedFile,
+    Downloader,
+    Validators,
+    ZipLimits,
+)
+from collectors.records import (
+    AdvertiserRecord,
+    NormalisedAd,
+    Page,
+    Quarantined,
+    RawPayload,
+    TableRows,
+)
+
+
+class BulkFileSettings(SourceSettings):
+    """Keys shared by bulk-file sources (``sources.google``, ``sources.snap``)."""
+
+    batch_size: int = Field(default=2000, ge=1, description="rows per committed Page")
+    max_download_bytes: int = Field(
+        default=2 << 30, gt=0, description="refuse a download larger than this (bytes)"
+    )
+    max_member_bytes: int = Field(
+        default=16 << 30, gt=0, description="refuse a zip member inflating past this (bytes)"
+    )
+    max_compression_ratio: float = Field(
+        default=200.0, gt=1, description="refuse a zip member compressed more than this (x:1)"
+    )
+
+
+@dataclass(slots=True)
+class TableRow:
+    """One row for a platform table (see :class:`~collectors.records.TableRows`)."""
+
+    table: str
+    key: tuple[str, ...]
+    values: dict[str, Any]
+
+
+#: What a parser makes of one CSV row.
+Item = NormalisedAd | AdvertiserRecord | TableRow
+
+
+class Notices:
+    """Run-summary messages, each reported once however many rows trigger it."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._pending: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.once(message, message)
+
+    def once(self, key: str, message: str) -> None:
+        """Report ``message`` unless something was already reported under ``key``.
+
+        For messages that quote a value: the first bad value of a column is reported, not
+        every distinct one.
+        """
+        if key not in self._seen:
+            self._seen.add(key)
+            self._pending.append(message)
+
+    def drain(self) -> list[str]:
+        pending, self._pending = self._pending, []
+        return pending
+
+
+class MemberParser(Protocol):
+    """Turns the rows of one zip member (by base name) into records."""
+
+    member: str
+
+    def begin(self, header: list[str], notices: Notices) -> None:
+        """Check the header: report unknown columns, fail on a missing key column."""
+
+    def parse(self, values: dict[str, str], ref: str) -> Iterable[Item]:
+        """Records for one row; ``ValueError`` quarantines the row with the message."""
+
+
+@dataclass(slots=True)
+class FilePlan:
+    """What to read from one downloaded archive, in order."""
+
+    parsers: list[MemberParser]
+    #: Members known to carry nothing to import (readme files, deprecated empty files).
+    ignored: Collection[str] = ()
+    report_date: date | None = None
+
+
+def report_columns(
+    member: str,
+    header: list[str],
+    known: Collection[str],
+    notices: Notices,
+    required: Collection[str] = (),
+    is_known: Any = None,
+) -> None:
+    """Report columns adlib does not map, and fail if a column it cannot do without is gone.
+
+    Unknown columns stay in the raw file; the notice tells a maintainer the schema drifted.
+    ``is_known`` accepts columns by pattern (Google's per-currency columns).
+    """
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise CsvFormatError(f"{member}: required column(s) {missing} missing; header is {header}")
+    for column in header:
+        if column not in known and not (is_known and is_known(column)):
+            notices.add(f"{member}: unknown column {column!r} is not imported (kept in raw file)")
+
+
+@dataclass(slots=True)
+class FileCheckpoint:
+    """Where reading one downloaded file stands; the JSON state of a bulk scope."""
+
+    url: str
+    sha256: str
+    path: str
+    size: int
+    etag: str | None
+    last_modified: str | None
+    listing_started_at: str
+    member: str | None = None
+    row: int = 0
+    done: bool = False
+
+    @classmethod
+    def start(cls, downloaded: DownloadedFile) -> FileCheckpoint:
+        return cls(
+            url=downloaded.url,
+            sha256=downloaded.sha256,
+            path=downloaded.relative_path,
+            size=downloaded.size,
+            etag=downloaded.validators.etag,
+            last_modified=downloaded.validators.last_modified,
+            listing_started_at=datetime.now(UTC).isoformat(),
+        )
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any] | None) -> FileCheckpoint | None:
+        """The checkpoint in ``state``, or ``None`` if there is none or it has another shape."""
+        if not state:
+            return None
+        try:
+            return cls(**{name: state[name] for name in cls.__dataclass_fields__})
+        except (KeyError, TypeError):
+            return None
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validators(self) -> Validators:
+        return Validators(self.etag, self.last_modified)
+
+    def at(self, member: str, row: int) -> FileCheckpoint:
+        return replace(self, member=member, row=row)
+
+    def refreshed(self, downloaded: DownloadedFile) -> FileCheckpoint:
+        """The same content under new validators (the server re-published identical bytes)."""
+        return replace(
+            self,
+            path=downloaded.relative_path,
+            etag=downloaded.validators.etag,
+            last_modified=downloaded.validators.last_modified,
+        )
+
+
+@dataclass(slots=True)
+class _Start:
+    """Outcome of the download step: what to read, or a checkpoint-only update."""
+
+    checkpoint: FileCheckpoint
+    #: ``False``: the file is done, only its validators changed (save them, read nothing).
+    read: bool = True
+    #: The file was just downloaded (not a kept copy being resumed).
+    fresh: bool = False
+
+
+@dataclass(slots=True)
+class _PageBuilder:
+    """Accumulates one Page worth of records and stamps it with its checkpoint."""
+
+    scope: str
+    checkpoint: FileCheckpoint
+    raw: RawPayload
+    report_date: date | None
+    notices: Notices
+    batch_size: int
+    ads: list[NormalisedAd] = field(default_factory=list)
+    advertisers: list[AdvertiserRecord] = field(default_factory=list)
+    tables: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = field(default_factory=dict)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    rows: int = 0
+
+    def add(self, parser: MemberParser, row: CsvRow, header: list[str]) -> None:
+        ref = f"{parser.member}:{row.line}"
+        self.rows += 1
+        if len(row.fields) > len(header):
+            reason = f"row has {len(row.fields)} cells, header has {len(header)}"
+            self.quarantined.append(Quarantined(reason, json.dumps(row.fields), ref))
+            return
+        values = row.values(header)
+        try:
+            items = list(parser.parse(values, ref))
+        except ValueError as exc:
+            self.quarantined.append(Quarantined(str(exc), json.dumps(values), ref))
+            return
+        for item in items:
+            self._keep(item, row.repaired)
+
+    def _keep(self, item: Item, repaired: bool) -> None:
+        if isinstance(item, NormalisedAd):
+            if repaired:
+                item.extra["encoding_repaired"] = True
+            self.ads.append(item)
+        elif isinstance(item, AdvertiserRecord):
+            self.advertisers.append(item)
+        else:
+            self.tables.setdefault((item.table, item.key), []).append(item.values)
+
+    def full(self) -> bool:
+        return self.rows >= self.batch_size
+
+    def pending(self) -> bool:
+        return self.rows > 0
+
+    def page(self, member: str, row: int) -> Page:
+        """The accumulated records as a Page that resumes after ``row`` rows of ``member``."""
+        self.checkpoint = self.checkpoint.at(member, row)
+        page = Page(
+            scope=self.scope,
+            checkpoint=self.checkpoint.to_state(),
+            ads=self.ads,
+            advertisers=self.advertisers,
+            tables=[TableRows(t, k, rows) for (t, k), rows in self.tables.items()],
+            quarantined=self.quarantined,
+            raw=self.raw,
+            notices=self.notices.drain(),
+            report_date=self.report_date,
+        )
+        self.ads, self.advertisers, self.tables, self.quarantined = [], [], {}, []
+        self.rows = 0
+        return page
+
+    def final(self) -> Page:
+        """The closing Page: the file is done and its listing is complete."""
+        self.checkpoint = replace(self.checkpoint, done=True)
+        return Page(
+            scope=self.scope,
+            checkpoint=self.checkpoint.to_state(),
+            raw=self.raw,
+            listing_complete=True,
+            listing_started_at=datetime.fromisoformat(self.checkpoint.listing_started_at),
+            notices=self.notices.drain(),
+            report_date=self.report_date,
+        )
+
+
+class BulkFileCollector(Collector):
+    """A collector whose every scope is one zip file at one URL."""
+
+    Settings = BulkFileSettings
+    settings: BulkFileSettings
+    #: Extension of the kept file under ``<data_dir>/raw``.
+    file_suffix = ".zip"
+
+    _client: httpx.Client | None = None
+
+    @abstractmethod
+    def file_url(self, scope: str) -> str:
+        """The URL of the file this scope reads."""
+
+    @abstractmethod
+    def plan(self, archive: BulkArchive, notices: Notices) -> FilePlan:
+        """The member parsers for this archive (may read small members, e.g. id mappings)."""
+
+    def fetch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        previous = FileCheckpoint.from_state(state)
+        start = self._download(scope, previous)
+        if start is None:
+            self.log.info("%s %s: file unchanged, nothing to do", self.name, scope)
+            return
+        if not start.read:
+            yield Page(scope=scope, checkpoint=start.checkpoint.to_state())
+            return
+        yield from self._read(scope, start.checkpoint, fresh=start.fresh)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # --- download and resume decision ------------------------------------------------------
+
+    def _download(self, scope: str, previous: FileCheckpoint | None) -> _Start | None:
+        url = self.file_url(scope)
+        if previous is not None and previous.url != url:
+            previous = None
+        downloaded = self._downloader().fetch(url, self._ask_with(previous), self.file_suffix)
+        if downloaded is None:
+            assert previous is not None
+            return None if previous.done else _Start(previous)
+        if previous is None or downloaded.sha256 != previous.sha256:
+            return _Start(FileCheckpoint.start(downloaded), fresh=True)
+        refreshed = previous.refreshed(downloaded)
+        if not previous.done:
+            return _Start(refreshed)
+        return None if refreshed == previous else _Start(refreshed, read=False)
+
+    def _ask_with(self, previous: FileCheckpoint | None) -> Validators | None:
+        """Ask conditionally only if a 304 leaves us able to continue.
+
+        A finished file needs nothing more; an unfinished one needs its kept copy on disk.
+        """
+        if previous is None:
+            return None
+        if previous.done or (self.context.data_dir / previous.path).exists():
+            return previous.validators()
+        return None
+
+    def _downloader(self) -> Downloader:
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(self.settings.timeout_seconds),
+                follow_redirects=True,
+                headers={"User-Agent": "adlib-collector (+political ad library research)"},
+            )
+        return Downloader(
+            self._client,
+            self.context.data_dir,
+            max_bytes=self.settings.max_download_bytes,
+            max_attempts=self.settings.max_retries + 1,
+            max_wait_seconds=self.settings.max_wait_seconds,
+            sleep=self.context.sleep,
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _read(self, scope: str, checkpoint: FileCheckpoint, fresh: bool) -> Iterator[Page]:
+        path = self.context.data_dir / checkpoint.path
+        limits = ZipLimits(self.settings.max_member_bytes, self.settings.max_compression_ratio)
+        try:
+            archive = BulkArchive(path, limits)
+        except CorruptArchiveError:
+            if fresh:
+                path.unlink(missing_ok=True)
+            raise
+        with archive:
+            notices = Notices()
+            plan = self.plan(archive, notices)
+            builder = _PageBuilder(
+                scope=scope,
+                checkpoint=checkpoint,
+                raw=RawPayload(
+                    "file",
+                    checkpoint.url,
+                    None,
+                    checkpoint.path,
+                    checkpoint.sha256,
+                    checkpoint.size,
+                ),
+                report_date=plan.report_date,
+                notices=notices,
+                batch_size=self.settings.batch_size,
+            )
+            members = archive.members()
+            self._report_unread(members, plan, notices)
+            for parser in _from_member(plan.parsers, checkpoint.member):
+                info = members.get(parser.member)
+                if info is None:
+                    notices.add(f"{parser.member} is not in this file")
+                    continue
+                skip = checkpoint.row if parser.member == checkpoint.member else 0
+                with archive.open(info) as binary:
+                    yield from self._read_member(
+                        parser, CsvStream(binary, parser.member), skip, builder
+                    )
+            yield builder.final()
+
+    def _read_member(
+        self, parser: MemberParser, stream: CsvStream, skip: int, builder: _PageBuilder
+    ) -> Iterator[Page]:
+        parser.begin(stream.header, builder.notices)
+        done = skip
+        for row in stream.rows(skip):
+            builder.add(parser, row, stream.header)
+            done = row.index + 1
+            if builder.full():
+                yield builder.page(parser.member, done)
+        if stream.repaired_rows:
+            builder.notices.add(
+                f"{parser.member}: {stream.repaired_rows} row(s) had invalid UTF-8 bytes, "
+                "kept with U+FFFD in their place"
+            )
+        if builder.pending():
+            yield builder.page(parser.member, done)
+
+    def _report_unread(self, members: Mapping[str, Any], plan: FilePlan, notices: Notices) -> None:
+        read = {parser.member for parser in plan.parsers}
+        for name in sorted(members):
+            if name not in read and name not in plan.ignored:
+                notices.add(f"member {name} is not imported (kept in the raw file)")
+
+
+def _from_member(parsers: list[MemberParser], member: str | None) -> list[MemberParser]:
+    """The parsers from the checkpoint's member on (all of them for a fresh start)."""
+    names = [parser.member for parser in parsers]
+    if member is None or member not in names:
+        return parsers
+    return parsers[names.index(member) :]
