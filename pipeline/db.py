@@ -49,7 +49,9 @@ def make_engine(url: str, *, readonly: bool = False) -> Engine:
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         options = "-c default_transaction_read_only=on" if readonly else ""
-        connect_args: dict[str, Any] = {"connect_timeout": 10}
+        # No server-side prepared statements: a generic plan made while a table was empty
+        # (first pages of a first run) keeps seq-scanning it after it has grown.
+        connect_args: dict[str, Any] = {"connect_timeout": 10, "prepare_threshold": None}
         if options:
             connect_args["options"] = options
         return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)

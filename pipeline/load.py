@@ -18,9 +18,11 @@ Writes are batched executemany statements (SQLAlchemy's insertmanyvalues), never
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
@@ -29,7 +31,7 @@ from collectors.records import AdvertiserRecord, NormalisedAd, Page, TableRows
 from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.archive import archive
-from pipeline.sqlutil import chunks, insert_ignore, upsert
+from pipeline.sqlutil import BulkInsert, chunks, insert_ignore, upsert
 from schema.models import (
     Ad,
     AdBeneficiaryPayer,
@@ -169,7 +171,22 @@ def _digest(value: Any) -> str:
 
 def observation_hash(ad: NormalisedAd) -> str:
     """Hash of the metrics whose change makes a new ``ad_observations`` row."""
-    return _digest(tuple(getattr(ad, name) for name in _OBSERVED))
+    return _digest(_observed_of(ad))
+
+
+@cache
+def _fields_of(cls: type) -> Callable[[Any], Any]:
+    """A C-level getter of a record class's fields (values as a tuple, or the single value)."""
+    return attrgetter(*cls.__slots__)
+
+
+def _values(items: list[Any]) -> list[Any]:
+    """Child records as plain tuples: their repr is fast and stable, unlike a dataclass's."""
+    return list(map(_fields_of(type(items[0])), items)) if items else items
+
+
+_scalars_of = attrgetter(*_SCALARS)
+_observed_of = attrgetter(*_OBSERVED)
 
 
 def content_hash(ad: NormalisedAd) -> str:
@@ -177,19 +194,19 @@ def content_hash(ad: NormalisedAd) -> str:
     advertiser = ad.advertiser
     return _digest(
         (
-            tuple(getattr(ad, name) for name in _SCALARS),
+            _scalars_of(ad),
             (advertiser.source_advertiser_id, advertiser.name) if advertiser else None,
             ad.funder,
             sorted(ad.extra.items()),
             ad.languages,
             ad.platforms,
-            ad.creatives,
-            ad.regions,
-            ad.demographics,
-            ad.targeting,
-            ad.reach_breakdown,
-            ad.beneficiary_payers,
-            ad.spends,
+            _values(ad.creatives),
+            _values(ad.regions),
+            _values(ad.demographics),
+            _values(ad.targeting),
+            _values(ad.reach_breakdown),
+            _values(ad.beneficiary_payers),
+            _values(ad.spends),
         )
     )
 
@@ -330,11 +347,10 @@ def _load_ads(
     result.changed = len(changed_rows)
     ids: dict[str, int] = {key: value[0] for key, value in existing.items()}
     if new_rows:
-        inserted = conn.execute(
-            _ads.insert().returning(_ads.c.id, _ads.c.source_ad_id, sort_by_parameter_order=True),
-            new_rows,
-        )
-        ids.update({key: pk for pk, key in inserted})
+        columns = list(new_rows[0])
+        BulkInsert(conn, _ads, columns).write([tuple(row.values()) for row in new_rows])
+        inserted = _existing_ads(conn, source, [row["source_ad_id"] for row in new_rows])
+        ids.update({key: value[0] for key, value in inserted.items()})
     if changed_rows:
         conn.execute(_ads.update().where(_ads.c.id == bindparam("b_id")), changed_rows)
         _delete_children(conn, [pk for pk, _ in changed_ads])
@@ -349,9 +365,14 @@ def _load_ads(
     _insert_children(conn, rewritten)
     _insert_countries(conn, [(ids[ad.source_ad_id], ad) for ad in ads])
     if observe:
-        rows = [_observation_row(pk or ids[ad.source_ad_id], ad, run_id, now) for pk, ad in observe]
-        conn.execute(_observations.insert(), rows)
-        result.observations = len(rows)
+        writer = BulkInsert(conn, _observations, ("ad_id", "observed_at", "run_id", *_OBSERVED))
+        writer.write(
+            [
+                (pk or ids[ad.source_ad_id], now, run_id, *(getattr(ad, n) for n in _OBSERVED))
+                for pk, ad in observe
+            ]
+        )
+        result.observations = len(observe)
 
 
 def _existing_ads(
@@ -399,12 +420,6 @@ def _ad_row(
     return row
 
 
-def _observation_row(ad_id: int, ad: NormalisedAd, run_id: int, now: datetime) -> dict[str, Any]:
-    row: dict[str, Any] = {name: getattr(ad, name) for name in _OBSERVED}
-    row.update(ad_id=ad_id, observed_at=now, run_id=run_id)
-    return row
-
-
 #: Child tables filled from a list of record dataclasses whose fields are the columns.
 _CHILDREN: tuple[tuple[Table, str], ...] = (
     (AdCreative.__table__, "creatives"),
@@ -432,22 +447,23 @@ def _delete_children(conn: Connection, ad_ids: list[int]) -> None:
 def _insert_children(conn: Connection, ads: list[tuple[int, NormalisedAd]]) -> None:
     """Child rows of new and changed ads; each record's dataclass fields are the columns."""
     for table, attr in _CHILDREN:
-        rows = []
+        rows: list[tuple[Any, ...]] = []
+        fields: tuple[str, ...] = ()
         for ad_id, ad in ads:
-            for item in _unique_children(table, getattr(ad, attr)):
-                row = {name: getattr(item, name) for name in item.__slots__}
-                row["ad_id"] = ad_id
-                rows.append(row)
-        if rows:
-            conn.execute(table.insert(), rows)
+            items = _unique_children(table, getattr(ad, attr))
+            if not items:
+                continue
+            if not fields:
+                fields = type(items[0]).__slots__
+            getter = _fields_of(type(items[0]))
+            if len(fields) == 1:
+                rows.extend((ad_id, value) for value in map(getter, items))
+            else:
+                rows.extend((ad_id, *values) for values in map(getter, items))
+        BulkInsert(conn, table, ("ad_id", *fields)).write(rows)
     for table, attr, column in _LISTS:
-        rows = [
-            {"ad_id": ad_id, column: value}
-            for ad_id, ad in ads
-            for value in dict.fromkeys(getattr(ad, attr))
-        ]
-        if rows:
-            conn.execute(table.insert(), rows)
+        rows = [(ad_id, value) for ad_id, ad in ads for value in dict.fromkeys(getattr(ad, attr))]
+        BulkInsert(conn, table, ("ad_id", column)).write(rows)
 
 
 def _unique_children(table: Table, items: list[Any]) -> list[Any]:
@@ -456,27 +472,33 @@ def _unique_children(table: Table, items: list[Any]) -> list[Any]:
     Collectors already merge platform duplicates with a documented rule; this is the last
     guard that keeps one odd record from failing a whole page on a key violation.
     """
-    key_cols = [c.name for c in table.primary_key.columns if c.name not in ("ad_id", "id")]
-    if not key_cols or len(items) < 2:
+    if len(items) < 2:
         return items
-    seen: set[tuple[Any, ...]] = set()
+    key_cols = _KEY_COLUMNS[table.name]
+    if not key_cols:
+        return items
+    keys = list(map(attrgetter(*key_cols), items))
+    if len(set(keys)) == len(keys):
+        return items
+    seen: set[Any] = set()
     unique = []
-    for item in items:
-        key = tuple(getattr(item, col) for col in key_cols)
+    for key, item in zip(keys, items, strict=True):
         if key not in seen:
             seen.add(key)
             unique.append(item)
     return unique
 
 
+#: The per-ad key of each child table (its primary key without ``ad_id``).
+_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    table.name: tuple(c.name for c in table.primary_key.columns if c.name not in ("ad_id", "id"))
+    for table, _ in _CHILDREN
+}
+
+
 def _insert_countries(conn: Connection, ads: list[tuple[int, NormalisedAd]]) -> None:
-    rows = [
-        {"ad_id": ad_id, "country_code": code}
-        for ad_id, ad in ads
-        for code in dict.fromkeys(ad.countries)
-    ]
-    if rows:
-        conn.execute(insert_ignore(conn, _countries, ["ad_id", "country_code"]), rows)
+    rows = [(ad_id, code) for ad_id, ad in ads for code in dict.fromkeys(ad.countries)]
+    BulkInsert(conn, _countries, ("ad_id", "country_code"), ignore_conflicts=True).write(rows)
 
 
 def _upsert_table_rows(conn: Connection, rows: TableRows) -> None:
