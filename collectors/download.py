@@ -47,6 +47,8 @@ from collectors.base import FatalError, ThrottledError, TransientError
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+#: Network reads are smaller: what httpx buffers when a connection drops is lost to a resume.
+_NET_CHUNK = 64 << 10
 
 
 class UnsafeArchiveError(FatalError):
@@ -237,7 +239,7 @@ class Downloader:
         expected = _expected_total(response, partial.size)
         if expected is not None and expected > self.max_bytes:
             raise FatalError(self._too_big(url, expected))
-        for chunk in response.iter_raw(_CHUNK):
+        for chunk in response.iter_raw(_NET_CHUNK):
             if partial.size + len(chunk) > self.max_bytes:
                 raise FatalError(self._too_big(url, partial.size + len(chunk)))
             partial.write(chunk)
