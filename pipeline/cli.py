@@ -176,29 +176,36 @@ def _country(value: str) -> str:
 
 
 def print_summary(report: RunReport) -> None:
-    """The end-of-run table: one row per scope, then skipped sources and notices."""
+    """The end-of-run table (one row per scope), then errors, skipped sources and notices."""
     console = Console()
-    table = Table(title="adlib collect", show_lines=False)
-    for column in ("source", "scope", "status", "ads", "new", "changed", "observations", "note"):
+    table = Table(title="adlib collect")
+    for column in (
+        "source",
+        "scope",
+        "status",
+        "ads",
+        "new",
+        "changed",
+        "observations",
+        "quarantined",
+    ):
         table.add_column(
-            column,
-            justify="right" if column in ("ads", "new", "changed", "observations") else "left",
+            column, justify="left" if column in ("source", "scope", "status") else "right"
         )
     for o in report.outcomes:
-        note = o.error or "; ".join(o.notices[:3])
-        table.add_row(
-            o.source,
-            o.scope,
-            o.status,
-            f"{o.records:,}",
-            f"{o.new:,}",
-            f"{o.changed:,}",
-            f"{o.observations:,}",
-            note or "",
-        )
-    for name, reason in report.skipped.items():
-        table.add_row(name, "-", "skipped", "", "", "", "", reason)
+        counts = (o.records, o.new, o.changed, o.observations, o.quarantined)
+        table.add_row(o.source, o.scope, o.status, *(f"{n:,}" for n in counts))
+    for name in report.skipped:
+        table.add_row(name, "-", "skipped", "", "", "", "", "")
     console.print(table)
+    for o in report.outcomes:
+        if o.error:
+            console.print(f"{o.source}/{o.scope}: {o.error}", markup=False, highlight=False)
+    for name, reason in report.skipped.items():
+        console.print(f"{name} skipped: {reason}", markup=False, highlight=False)
+    for o in report.outcomes:
+        for notice in o.notices:
+            console.print(f"{o.source}/{o.scope}: note: {notice}", markup=False, highlight=False)
 
 
 @cli.command()

@@ -35,7 +35,9 @@ def test_env_interpolation_and_defaults(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert config.unavailable == {}
 
 
-def test_missing_env_outside_sources_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_env_outside_sources_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NOPE_URL", raising=False)
     path = write_config(tmp_path / "c.yaml", {"database": {"url": "${NOPE_URL}"}})
     with pytest.raises(ConfigError, match=r"database.url uses \$\{NOPE_URL\}.*export NOPE_URL"):
@@ -46,14 +48,22 @@ def test_missing_env_outside_sources_is_an_error(tmp_path: Path, monkeypatch: py
     ("data", "pattern"),
     [
         ({"contries": ["US"]}, r"unknown key contries; did you mean 'countries'\?"),
-        ({"sources": {"meta": {"acess_token": "x"}}}, r"unknown key sources.meta.acess_token; did you mean 'access_token'"),
+        (
+            {"sources": {"meta": {"acess_token": "x"}}},
+            r"unknown key sources.meta.acess_token; did you mean 'access_token'",
+        ),
         ({"sources": {"metta": {}}}, r"sources.metta is not a known source; did you mean 'meta'"),
         ({"countries": ["USA"]}, r"countries.*not an ISO 3166-1 alpha-2"),
-        ({"sources": {"meta": {"timeout_seconds": "soon"}}}, r"sources.meta.timeout_seconds: .*'soon'"),
+        (
+            {"sources": {"meta": {"timeout_seconds": "soon"}}},
+            r"sources.meta.timeout_seconds: .*'soon'",
+        ),
         ({"database": {"url": "mysql://x/y"}}, None),
     ],
 )
-def test_bad_values_give_one_line_naming_the_key(data: dict, pattern: str | None, tmp_path: Path) -> None:
+def test_bad_values_give_one_line_naming_the_key(
+    data: dict, pattern: str | None, tmp_path: Path
+) -> None:
     if pattern is None:  # accepted by the config, refused when the engine is made
         parse_config(data, base_dir=tmp_path)
         return
