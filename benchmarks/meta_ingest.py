@@ -1,0 +1,277 @@
+"""Meta normalise+load throughput against a baseline measured in the same run.
+
+    python benchmarks/meta_ingest.py [--ads 100000] [--pg postgresql://user@host/db]
+
+1. The Meta replica renders N ads as real ``ads_archive`` response bodies (500 per page),
+   written to a temporary folder so no variant holds them all in memory.
+2. Each variant runs in its own process (so its peak RSS is its own) over the same files:
+   * ``baseline``: ``json.loads`` of every page plus one plain ``executemany`` of the ads'
+     scalar fields into a single flat table (sqlite3 / psycopg directly, no adlib code);
+   * ``adlib``: what a collection does per page minus the network: ``json.loads``,
+     ``collectors.meta.normalise`` for every ad, and ``pipeline.load.load_page`` in one
+     transaction (raw archive, advertisers, funders, ads, every child table, observations,
+     checkpoint).
+3. Prints ads/s, the ratio to the baseline and peak memory. Targets (issue 2): adlib on
+   SQLite >= 5,000 ads/s and >= 1/3 of the baseline's rate; peak memory < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PAGE_SIZE = 500
+TOKEN = "benchmark-token-not-secret"
+
+
+def generate_pages(folder: Path, n_ads: int) -> int:
+    """Render ``n_ads`` replica ads as response bodies, one file per page; returns pages."""
+    from collectors.replicas import ReplicaRequest
+    from collectors.replicas.meta import MetaReplica
+
+    replica = MetaReplica(
+        n_ads=n_ads, countries=("US",), seed=1, token=TOKEN, page_size_cap=PAGE_SIZE
+    )
+    query = {
+        "access_token": TOKEN,
+        "ad_reached_countries": "['US']",
+        "limit": str(PAGE_SIZE),
+        "ad_active_status": "ALL",
+    }
+    pages = 0
+    while True:
+        response = replica(ReplicaRequest("GET", "/v23.0/ads_archive", dict(query), {}))
+        body = response.body if isinstance(response.body, bytes) else b"".join(response.body)
+        data = json.loads(body)
+        if not data.get("data"):
+            break
+        (folder / f"page-{pages:05d}.json").write_bytes(body)
+        pages += 1
+        after = data.get("paging", {}).get("cursors", {}).get("after")
+        if not after or "next" not in data.get("paging", {}):
+            break
+        query["after"] = after
+    return pages
+
+
+_FLAT_COLUMNS = (
+    "id",
+    "page_id",
+    "page_name",
+    "bylines",
+    "currency",
+    "ad_creation_time",
+    "ad_delivery_start_time",
+    "ad_delivery_stop_time",
+    "spend_lower",
+    "spend_upper",
+    "impressions_lower",
+    "impressions_upper",
+    "audience_lower",
+    "audience_upper",
+)
+
+
+_FLAT_TYPES = ("TEXT",) * 8 + ("BIGINT",) * 6
+
+
+def _flat_row(ad: dict[str, Any]) -> tuple[Any, ...]:
+    def bound(name: str, key: str) -> Any:
+        value = (ad.get(name) or {}).get(key)
+        return int(value) if value is not None else None
+
+    return (
+        ad.get("id"),
+        ad.get("page_id"),
+        ad.get("page_name"),
+        ad.get("bylines"),
+        ad.get("currency"),
+        ad.get("ad_creation_time"),
+        ad.get("ad_delivery_start_time"),
+        ad.get("ad_delivery_stop_time"),
+        bound("spend", "lower_bound"),
+        bound("spend", "upper_bound"),
+        bound("impressions", "lower_bound"),
+        bound("impressions", "upper_bound"),
+        bound("estimated_audience_size", "lower_bound"),
+        bound("estimated_audience_size", "upper_bound"),
+    )
+
+
+def run_baseline(pages: list[Path], url: str) -> int:
+    columns = ", ".join(_FLAT_COLUMNS)
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"))
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        mark = "?"
+    else:
+        import psycopg
+
+        conn = psycopg.connect(url)
+        mark = "%s"
+    typed = ", ".join(f"{c} {t}" for c, t in zip(_FLAT_COLUMNS, _FLAT_TYPES, strict=True))
+    conn.execute(f"CREATE TABLE flat_ads ({typed})")
+    insert = f"INSERT INTO flat_ads ({columns}) VALUES ({', '.join(mark for _ in _FLAT_COLUMNS)})"
+    ads = 0
+    for path in pages:
+        rows = [_flat_row(ad) for ad in json.loads(path.read_bytes())["data"]]
+        with conn.cursor() if not url.startswith("sqlite") else _nullcontext(conn) as cur:
+            cur.executemany(insert, rows)
+        conn.commit()
+        ads += len(rows)
+    conn.close()
+    return ads
+
+
+class _nullcontext:
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Any:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def run_adlib(pages: list[Path], url: str) -> int:
+    from collectors.meta import normalise
+    from collectors.records import Page, RawPayload
+    from collectors.redact import Redactor
+    from pipeline import db
+    from pipeline.load import load_page
+    from schema.models import CollectionRun
+
+    engine = db.make_engine(url)
+    db.ensure_schema(engine)
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            CollectionRun.__table__.insert().returning(CollectionRun.id),
+            [
+                {
+                    "source": "meta",
+                    "scope": "US",
+                    "started_at": datetime.now(UTC),
+                    "status": "running",
+                    "pages": 0,
+                    "records": 0,
+                    "new": 0,
+                    "changed": 0,
+                    "observations": 0,
+                    "quarantined": 0,
+                }
+            ],
+        ).scalar_one()
+    redactor = Redactor([TOKEN])
+    ads = 0
+    for number, path in enumerate(pages):
+        body = path.read_bytes()
+        normalised = [normalise(raw, "US") for raw in json.loads(body)["data"]]
+        page = Page(
+            scope="US",
+            checkpoint={"after": str(number)},
+            ads=normalised,
+            raw=RawPayload(
+                kind="page", url="https://graph.facebook.com/v23.0/ads_archive", content=body
+            ),
+        )
+        with engine.begin() as conn:
+            load_page(
+                conn, page, source="meta", run_id=run_id, now=datetime.now(UTC), redactor=redactor
+            )
+        ads += len(normalised)
+    engine.dispose()
+    return ads
+
+
+def child(variant: str, folder: Path, url: str) -> None:
+    pages = sorted(folder.glob("page-*.json"))
+    started = time.perf_counter()
+    ads = run_baseline(pages, url) if variant == "baseline" else run_adlib(pages, url)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"ads": ads, "seconds": seconds, "peak_mb": peak_mb}))
+
+
+def fresh_database(engine_name: str, folder: Path, pg_url: str | None, label: str) -> str:
+    if engine_name == "sqlite":
+        return f"sqlite:///{folder / f'{label}.sqlite'}"
+    import psycopg
+
+    assert pg_url is not None
+    name = f"adlib_bench_{label}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = pg_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--ads", type=int, default=100_000)
+    parser.add_argument("--pg", help="PostgreSQL admin URL (default: $ADLIB_TEST_PG_URL)")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("VARIANT", "FOLDER", "URL"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]), args.child[2])
+        return
+    import os
+
+    pg_url = args.pg or os.environ.get("ADLIB_TEST_PG_URL")
+    engines = ["sqlite"] + (["postgresql"] if pg_url else [])
+    with tempfile.TemporaryDirectory(prefix="adlib-bench-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        pages = generate_pages(folder, args.ads)
+        print(
+            f"rendered {args.ads:,} replica ads as {pages} pages in {time.perf_counter() - started:.1f}s"
+        )
+        print(
+            f"{'engine':<11} {'variant':<9} {'ads':>8} {'seconds':>8} {'ads/s':>8} {'vs base':>8} {'peak MB':>8}"
+        )
+        for engine_name in engines:
+            results = {}
+            for variant in ("baseline", "adlib"):
+                url = fresh_database(engine_name, folder, pg_url, f"{engine_name}_{variant}")
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", variant, str(folder), url],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
+            base_rate = results["baseline"]["ads"] / results["baseline"]["seconds"]
+            for variant, r in results.items():
+                rate = r["ads"] / r["seconds"]
+                print(
+                    f"{engine_name:<11} {variant:<9} {r['ads']:>8,} {r['seconds']:>8.1f} {rate:>8,.0f} "
+                    f"{rate / base_rate:>8.2f} {r['peak_mb']:>8.0f}"
+                )
+            adlib = results["adlib"]
+            rate = adlib["ads"] / adlib["seconds"]
+            if engine_name == "sqlite":
+                verdict = "MET" if rate >= 5000 and rate >= base_rate / 3 else "NOT MET"
+                print(f"target sqlite >= 5,000 ads/s and >= 1/3 of baseline: {verdict}")
+            print(
+                f"target peak < 300 MB ({engine_name}): {'MET' if adlib['peak_mb'] < 300 else 'NOT MET'}"
+            )
+
+
+if __name__ == "__main__":
+    main()
