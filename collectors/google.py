@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field
@@ -120,6 +121,7 @@ def mapping_columns(header: Sequence[str]) -> tuple[str, str] | None:
 # --- cells ----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=256)
 def parse_impressions(bucket: str) -> tuple[int | None, int | None]:
     """Google's impressions bucket as (lower, upper); the top bucket has no upper bound.
 
@@ -190,15 +192,28 @@ def spend_currencies(header: Iterable[str]) -> list[str]:
 def spend_ranges(values: Mapping[str, str], currencies: Iterable[str]) -> list[SpendRange]:
     """Every currency whose range is not empty or all zero (the purchase currency first)."""
     ranges = []
-    for currency in currencies:
-        lower = parse_int(values.get(f"Spend_Range_Min_{currency}", ""))
-        upper = parse_int(values.get(f"Spend_Range_Max_{currency}", ""))
+    for currency, min_column, max_column in _range_columns(tuple(currencies)):
+        low_text = values.get(min_column, "")
+        high_text = values.get(max_column, "")
+        if low_text in _EMPTY_AMOUNTS and high_text in _EMPTY_AMOUNTS:
+            continue  # the common case, ~40 cells a row: skip it without parsing
+        lower = parse_int(low_text)
+        upper = parse_int(high_text)
         if not lower and not upper:
             continue
         if lower and not upper:
             upper = None  # an empty or zero maximum above a real minimum: the open top bucket
         ranges.append(SpendRange(currency, lower or 0, upper))
     return ranges
+
+
+_EMPTY_AMOUNTS = frozenset({"", "0"})
+
+
+@lru_cache(maxsize=64)
+def _range_columns(currencies: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """Column names per currency, built once per header rather than once per row."""
+    return tuple((c, f"Spend_Range_Min_{c}", f"Spend_Range_Max_{c}") for c in currencies)
 
 
 def amount_columns(header: Iterable[str]) -> dict[str, str]:
@@ -300,13 +315,19 @@ def normalise_creative_row(
 
 def creative_targeting(values: Mapping[str, str]) -> list[TargetingItem]:
     """Age, gender and included/excluded geo targeting, one item per value."""
-    items = [TargetingItem("age", v) for v in split_list(values.get("Age_Targeting", ""))]
-    items += [TargetingItem("gender", v) for v in split_list(values.get("Gender_Targeting", ""))]
+    items = [TargetingItem("age", v) for v in _split_cached(values.get("Age_Targeting", ""))]
+    items += [TargetingItem("gender", v) for v in _split_cached(values.get("Gender_Targeting", ""))]
     for column, included in (("Geo_Targeting_Included", True), ("Geo_Targeting_Excluded", False)):
         items += [
             TargetingItem("geo", v, included) for v in split_geo_targeting(values.get(column, ""))
         ]
     return items
+
+
+@lru_cache(maxsize=1024)
+def _split_cached(text: str) -> tuple[str, ...]:
+    """Age and gender cells repeat a handful of values across a million rows."""
+    return tuple(split_list(text))
 
 
 def _creative_advertiser(values: Mapping[str, str], ids: BundleIds) -> AdvertiserRecord | None:
@@ -376,7 +397,7 @@ def _lenient(parse: Callable[[str], Any], text: str, what: str, notices: Notices
 class CreativeStatsParser:
     ids: BundleIds
     member: str = CREATIVE_STATS
-    currencies: list[str] = field(default_factory=list)
+    currencies: tuple[str, ...] = ()
     notices: Notices = field(default_factory=Notices)
 
     def begin(self, header: list[str], notices: Notices) -> None:
@@ -388,7 +409,7 @@ class CreativeStatsParser:
             required=("Ad_ID",),
             is_known=_SPEND_RANGE.match,
         )
-        self.currencies = spend_currencies(header)
+        self.currencies = tuple(spend_currencies(header))
         self.notices = notices
 
     def parse(self, values: dict[str, str], ref: str) -> Iterable[Item]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 #: Commas that separate items: those not followed by a space. Names and addresses inside an
 #: item keep ", " (``Washington, DC``), list separators have none (``Arizona,Colorado``).
@@ -44,10 +45,12 @@ def parse_bool(text: str) -> bool | None:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+@lru_cache(maxsize=8192)
 def parse_utc(text: str) -> datetime | None:
     """A timestamp as UTC: ISO 8601, ``… UTC``, Snap's ``2019/04/25 08:00:57Z``, or a date.
 
     Naive values are taken as UTC (both platforms document UTC); a date alone is midnight.
+    Cached: a million rows repeat a few thousand dates (datetimes are immutable).
     """
     stripped = text.strip()
     if not stripped:

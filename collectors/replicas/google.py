@@ -85,10 +85,26 @@ GEO_ITEMS = {
         "23237,Virginia,United States",
         "Washington, DC (Hagerstown, MD),United States",
         "Wisconsin,United States",
+        "Pennsylvania,United States",
+        "19103,Pennsylvania,United States",
+        "Philadelphia,Pennsylvania,United States",
+        "Harrisburg-Lancaster-Lebanon-York, PA,United States",
+        "Ohio,United States",
     ),
-    "DE": ("Germany", "Berlin,Germany"),
-    "BR": ("Brazil", "Sao Paulo,Brazil"),
-    "MX": ("Mexico",),
+    "DE": (
+        "Germany",
+        "Berlin,Germany",
+        "10115,Berlin,Germany",
+        "Bavaria,Germany",
+        "Munich,Bavaria,Germany",
+    ),
+    "BR": (
+        "Brazil",
+        "Sao Paulo,State of Sao Paulo,Brazil",
+        "Rio de Janeiro,State of Rio de Janeiro,Brazil",
+        "State of Minas Gerais,Brazil",
+    ),
+    "MX": ("Mexico", "Mexico City,Mexico", "Jalisco,Mexico", "Guadalajara,Jalisco,Mexico"),
     "AT": ("Austria", "Vienna,Austria"),
 }
 
@@ -156,7 +172,9 @@ def creative_row(
         "Regions": "EU" if advertiser.region == "AT" else advertiser.region,
         "Advertiser_ID": advertiser.advertiser_id,
         "Advertiser_Name": advertiser.name,
-        "Ad_Campaigns_List": "",
+        "Ad_Campaigns_List": ", ".join(
+            str(rng.randrange(10**10, 10**11)) for _ in range(rng.randrange(4))
+        ),
         "Date_Range_Start": start.isoformat(),
         "Date_Range_End": end.isoformat(),
         "Num_of_Days": str(days),
@@ -164,10 +182,14 @@ def creative_row(
         "Spend_USD": "",
         "First_Served_Timestamp": f"{start.isoformat()} 08:{number % 60:02d}:00 UTC",
         "Last_Served_Timestamp": f"{end.isoformat()} 21:00:00 UTC",
-        "Age_Targeting": rng.choice(("", "18-24, 25-34", "≥18", "25-34, 35-44, 45-54")),
-        "Gender_Targeting": rng.choice(("", "Male, Female", "Female")),
+        "Age_Targeting": rng.choice(
+            ("", "18-24, 25-34", "≥18", "25-34, 35-44, 45-54, 55-64, ≥65", "Unknown age")
+        ),
+        "Gender_Targeting": rng.choice(("", "Male, Female", "Female", "Male, Female, Unknown")),
         "Geo_Targeting_Included": geo_cell if geo_cell is not None else ", ".join(included),
-        "Geo_Targeting_Excluded": "Alaska,United States" if number % 7 == 0 else "",
+        "Geo_Targeting_Excluded": "Alaska,United States, 99501,Alaska,United States"
+        if number % 3 == 0
+        else "",
     }
     if with_grants:
         row["Is_Funded_By_Google_Ad_Grants"] = "true" if number % 11 == 0 else "false"
@@ -256,7 +278,8 @@ class GoogleBundleReplica:
         for number in range(ads):
             row = self._new_row(number)
             self.ads[row["Ad_ID"]] = row
-        self.renumbered_creative = self._renumber_one_creative()
+        #: Creative renumbered by Google (old → new id); none without generated ads.
+        self.renumbered_creative = self._renumber_one_creative() if self.ads else None
         self._removed: dict[str, dict[str, str]] = {}
         self.endpoint = BulkFileEndpoint(self._build())
 
@@ -380,7 +403,7 @@ def _sample(name: str) -> str:
 def _members_current(
     advertisers: Sequence[Advertiser],
     advertiser_map: tuple[str, str],
-    creative_map: tuple[str, str],
+    creative_map: tuple[str, str] | None,
 ) -> dict[str, str]:
     currencies = CURRENCIES["current"]
     synthetic = [a for a in advertisers if a.name.startswith("COMMITTEE")]
@@ -430,7 +453,7 @@ def _members_current(
             ["OldAdvertiserId", "NewAdvertiserId"], [list(advertiser_map)]
         ),
         "creative_id_mapping.csv": _csv_text(
-            ["OldCreativeId", "NewCreativeId"], [list(creative_map)]
+            ["OldCreativeId", "NewCreativeId"], [list(creative_map)] if creative_map else []
         ),
         "google-political-ads-advertiser-stats.csv": stats,
         "google-political-ads-advertiser-weekly-spend.csv": weekly,

@@ -82,6 +82,7 @@ def test_renumbered_ids_stay_one_entity(
 ) -> None:
     pages = collect(collector, "bundle")
     ads = {ad.source_ad_id: ad for page in pages for ad in page.ads}
+    assert replica.renumbered_creative is not None
     old_creative, new_creative = replica.renumbered_creative
     assert new_creative not in ads
     assert ads[old_creative].extra["current_ad_id"] == new_creative

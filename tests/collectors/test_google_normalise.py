@@ -173,7 +173,7 @@ def test_missing_currency_column_is_handled() -> None:
     parser.begin(list(row), Notices())
     (ad,) = parser.parse(row, "creative-stats.csv:2")
     assert ad.spends == [SpendRange("USD", 0, 100)]
-    assert parser.currencies == ["USD", "EUR", "BRL"]
+    assert parser.currencies == ("USD", "EUR", "BRL")
 
 
 def test_unknown_column_is_reported_once_and_a_new_currency_is_read() -> None:
