@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -130,7 +130,7 @@ def report_columns(
     known: Collection[str],
     notices: Notices,
     required: Collection[str] = (),
-    is_known: Any = None,
+    is_known: Callable[[str], object] | None = None,
 ) -> None:
     """Report columns adlib does not map, and fail if a column it cannot do without is gone.
 

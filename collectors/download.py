@@ -111,8 +111,8 @@ class _PartialFile:
     def __init__(self, tmp_dir: Path) -> None:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix="download-", suffix=".part", dir=tmp_dir)
-        os.close(handle)
         self.path = Path(name)
+        self._out = os.fdopen(handle, "wb")
         self.size = 0
         self.hasher = hashlib.sha256()
         #: Validators of the response this partial content came from (for ``If-Range``).
@@ -120,13 +120,13 @@ class _PartialFile:
         self.accepts_ranges = False
 
     def write(self, chunk: bytes) -> None:
-        with self.path.open("ab") as out:
-            out.write(chunk)
+        self._out.write(chunk)
         self.hasher.update(chunk)
         self.size += len(chunk)
 
     def reset(self) -> None:
-        self.path.write_bytes(b"")
+        self._out.seek(0)
+        self._out.truncate()
         self.size = 0
         self.hasher = hashlib.sha256()
 
@@ -134,7 +134,12 @@ class _PartialFile:
         """A range request is only safe when the server can tell us the file is unchanged."""
         return self.size > 0 and self.accepts_ranges and bool(self.validators.etag)
 
+    def finish(self) -> None:
+        """Flush and close, so the file can be moved into place."""
+        self._out.close()
+
     def discard(self) -> None:
+        self._out.close()
         self.path.unlink(missing_ok=True)
 
 
@@ -168,19 +173,20 @@ class Downloader:
         over the size cap). Either way no partial file is left behind.
         """
         partial = _PartialFile(self.data_dir / "tmp")
+        attempt = 1
         try:
-            for attempt in range(1, self.max_attempts + 1):
+            while True:
                 try:
                     if not self._attempt(url, previous, partial):
                         return None
                     return self._keep(url, partial, suffix)
                 except _Retry as exc:
-                    if attempt == self.max_attempts:
+                    if attempt >= self.max_attempts:
                         raise self._give_up(url, attempt, exc) from exc
                     wait = self._backoff(attempt, exc.wait_seconds)
                     log.warning("download of %s failed (%s); retrying in %.1fs", url, exc, wait)
                     self._sleep(wait)
-            raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
+                    attempt += 1
         finally:
             partial.discard()
 
@@ -251,6 +257,7 @@ class Downloader:
         relative = PurePosixPath("raw", sha[:2], f"{sha}{suffix}")
         final = self.data_dir / relative
         final.parent.mkdir(parents=True, exist_ok=True)
+        partial.finish()
         if final.exists():
             partial.discard()
         else:
