@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from collectors.records import Page
+from collectors.replicas.bulkfile import BulkFileEndpoint
 from collectors.replicas.server import ReplicaServer
-from collectors.replicas.snap import SnapReplica, sample_rows
+from collectors.replicas.snap import HEADER_38, SnapReplica, sample_rows
 from collectors.snap import SnapCollector, SnapSettings
 from tests.collectors.bulk_helpers import collect, context
 
@@ -96,3 +98,18 @@ def test_changed_year_is_read_again(collector: SnapCollector, replica: SnapRepli
     changed = set(replica.change_ads(2020, 0.2))
     ads = ads_of(collect(collector, "2020", state))
     assert changed <= set(ads) and len(ads) == ADS + 5
+
+
+def test_unknown_member_is_reported_and_readme_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "PoliticalAds.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("PoliticalAds.csv", ",".join(HEADER_38) + "\n")
+        archive.writestr("readme.txt", "fields")
+        archive.writestr("PoliticalAds_extra.csv", "a\n1\n")
+    endpoint = BulkFileEndpoint(path)
+    with ReplicaServer(endpoint.handle) as running:
+        settings = SnapSettings(url_template=running.url + "/{year}.zip", years=[2024])
+        pages = collect(SnapCollector(settings, context(tmp_path / "data")), "2024")
+    notices = [n for page in pages for n in page.notices]
+    assert notices == ["member PoliticalAds_extra.csv is not imported (kept in the raw file)"]
+    assert pages[-1].listing_complete and not any(page.ads for page in pages)
