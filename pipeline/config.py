@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -49,6 +50,28 @@ class StatusSettings(BaseModel):
     stale_after_hours: float = Field(default=48, gt=0)
 
 
+class SchedulerSettings(BaseModel):
+    """``scheduler`` in ``config.yaml``: how `adlib schedule` reads the sources' cron lines."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: The zone the sources' ``schedule`` expressions are read in (an IANA name).
+    timezone: str = "UTC"
+    #: How late a run may still start (the machine was suspended, the clock jumped); later
+    #: than this it is skipped with a warning and the next scheduled time is kept.
+    misfire_grace_hours: float = Field(default=6, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (e.g. UTC, Europe/Berlin)"
+            ) from None
+        return value
+
+
 class AppSettings(BaseModel):
     """The top level of ``config.yaml``; ``sources`` are validated per collector."""
 
@@ -58,6 +81,7 @@ class AppSettings(BaseModel):
     countries: list[str] = Field(default_factory=list)
     log: LogSettings = LogSettings()
     status: StatusSettings = StatusSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("countries")
@@ -83,6 +107,7 @@ class Config:
     log: LogSettings
     status: StatusSettings
     sources: dict[str, SourceSettings]
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     #: source name -> why it cannot run (an environment variable it needs is not set)
     unavailable: dict[str, str] = field(default_factory=dict)
 
@@ -158,6 +183,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, path: Path | None = No
         log=app.log,
         status=app.status,
         sources=sources,
+        scheduler=app.scheduler,
         unavailable=unavailable,
     )
 
