@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from functools import wraps
 from pathlib import Path
@@ -27,9 +29,18 @@ from collectors.redact import Redactor
 from pipeline import db
 from pipeline.config import Config, ConfigError, config_path, load_config
 from pipeline.lock import LockHeld
-from pipeline.logs import setup_logging
-from pipeline.runner import EXIT_LOCKED, EXIT_USAGE, LogReporter, RunReport, run_collection
-from pipeline.status import scope_health
+from pipeline.logs import route_to_adlib, setup_logging
+from pipeline.runner import (
+    EXIT_LOCKED,
+    EXIT_USAGE,
+    LogReporter,
+    Reporter,
+    RunReport,
+    run_collection,
+)
+from pipeline.status import build_status
+from pipeline.stopping import StopOnSignals
+from pipeline.tokens import check_tokens, log_tokens_after_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +51,18 @@ _config_option = click.option(
     default=None,
     help="config file (default: $ADLIB_CONFIG or ./config.yaml)",
 )
+
+
+def _log_options(func: F) -> F:
+    """``--log-file`` and ``--log-format``, shared by the commands that collect."""
+    func = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        help="log line format (json: one object a line; default: log.format)",
+    )(func)
+    return click.option(
+        "--log-file", metavar="PATH", help="also append the log to PATH (default: log.file)"
+    )(func)
 
 
 class UsageProblem(click.ClickException):
@@ -108,9 +131,15 @@ def cli() -> None:
     "--country", "countries", multiple=True, metavar="CC", help="only this country (repeatable)"
 )
 @click.option("--since", metavar="DATE", help="collect ads delivered since DATE (YYYY-MM-DD)")
-@click.option("--log-file", metavar="PATH", help="also write the log to PATH")
-@click.option("--log-format", type=click.Choice(["text", "json"]), help="log line format")
-@click.option("-q", "--quiet", is_flag=True, help="only warnings and errors")
+@_log_options
+@click.option(
+    "-q", "--quiet", is_flag=True, help="console: only warnings and errors (the log file keeps all)"
+)
+@click.option(
+    "--summary/--no-summary",
+    default=None,
+    help="print the end-of-run table (default: only when stdout is a terminal)",
+)
 @_fails_cleanly
 def collect(
     config_file: str | None,
@@ -120,39 +149,40 @@ def collect(
     log_file: str | None,
     log_format: str | None,
     quiet: bool,
+    summary: bool | None,
 ) -> None:
     """Run every enabled source once (the nightly cron job).
 
     Exit 0: all scopes succeeded; 1: some scope failed (the others are committed);
-    2: bad config or arguments; 3: another run holds the lock.
+    2: bad config or arguments; 3: another run holds the lock. SIGTERM or Ctrl-C stops after
+    the current page is committed; a second one exits at once.
+
+    Not on a terminal (cron), there is no progress display and no summary table; with a log
+    file, the console only carries warnings and errors, so cron mails only when it matters.
     """
     config = _load(config_file)
     since_date = _parse_date(since, "--since")
     codes = [_country(c) for c in countries]
     redactor = Redactor()
+    fmt = log_format or config.log.format
+    file = log_file or config.log.file
+    quiet_console = quiet or (file is not None and not sys.stderr.isatty())
     log = setup_logging(
-        level="WARNING" if quiet else config.log.level,
-        fmt=log_format or config.log.format,
-        file=log_file or config.log.file,
+        level=config.log.level,
+        fmt=fmt,
+        file=file,
         redactor=redactor,
+        console_level="WARNING" if quiet_console else None,
     )
     engine = _engine(config)
-    interactive = sys.stderr.isatty() and not quiet and (log_format or config.log.format) == "text"
-    if interactive:
-        from pipeline.progress import RichReporter
+    stop = threading.Event()
+    with ExitStack() as stack:
+        stack.enter_context(StopOnSignals(stop, log))
+        reporter: Reporter = LogReporter(log)
+        if sys.stderr.isatty() and not quiet and fmt == "text":
+            from pipeline.progress import RichReporter
 
-        with RichReporter(log, Console(stderr=True)) as reporter:
-            report = run_collection(
-                config,
-                engine,
-                log=log,
-                sources=list(sources) or None,
-                countries=codes or None,
-                since=since_date,
-                reporter=reporter,
-                redactor=redactor,
-            )
-    else:
+            reporter = stack.enter_context(RichReporter(log, Console(stderr=True)))
         report = run_collection(
             config,
             engine,
@@ -160,10 +190,12 @@ def collect(
             sources=list(sources) or None,
             countries=codes or None,
             since=since_date,
-            reporter=LogReporter(log),
+            reporter=reporter,
+            stop=stop,
             redactor=redactor,
         )
-    if not quiet:
+    log_tokens_after_run(config, report, log)
+    if summary if summary is not None else (sys.stdout.isatty() and not quiet):
         print_summary(report)
     sys.exit(report.exit_code)
 
@@ -210,70 +242,98 @@ def print_summary(report: RunReport) -> None:
 
 @cli.command()
 @_config_option
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@click.option("--check", is_flag=True, help="exit 1 if an enabled source is stale or failing")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output (for scripts)")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="exit 1 if an enabled source is failing, stale or never ran, or its token is rejected",
+)
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source")
+@click.option("--no-token-check", is_flag=True, help="do not ask Meta when the token expires")
 @_fails_cleanly
-def status(config_file: str | None, as_json: bool, check: bool, sources: Sequence[str]) -> None:
-    """Last runs per source and scope: when, how many ads, new/changed, errors, staleness."""
+def status(
+    config_file: str | None,
+    as_json: bool,
+    check: bool,
+    sources: Sequence[str],
+    no_token_check: bool,
+) -> None:
+    """Per source and scope: last success, last failure and its message, the last run's ads,
+    new and changed, staleness (status.stale_after_hours, default 48 h) and token expiry.
+
+    With --check, exit 1 when there is a problem (for monitoring), else 0.
+    """
+    from pipeline.status_view import print_json, print_table
+
     config = _load(config_file)
+    for name in sources:
+        if name not in config.sources:
+            raise UsageProblem(f"--source {name}: not configured under sources in config.yaml")
     engine = db.make_engine(config.database_url, readonly=True)
     now = datetime.now(UTC)
+    wanted = [s for s in config.enabled_sources() if not sources or s in sources]
+    tokens = [] if no_token_check else check_tokens(config, wanted, now)
     with engine.connect() as conn:
-        health = scope_health(conn, now, config.status.stale_after_hours, list(sources) or None)
-    enabled = set(config.enabled_sources())
-    never_ran = sorted(enabled - {h.source for h in health} - set(config.unavailable))
+        report = build_status(conn, config, now, list(sources) or None, tokens)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "scopes": [h.as_json() for h in health],
-                    "never_ran": never_ran,
-                    "unavailable": config.unavailable,
-                },
-                indent=2,
-            )
-        )
+        print_json(report)
     else:
-        table = Table(title=f"adlib status ({config.status.stale_after_hours:g} h staleness)")
-        for column in (
-            "source",
-            "scope",
-            "last run",
-            "status",
-            "last success",
-            "ads",
-            "new",
-            "changed",
-            "health",
-        ):
-            table.add_column(column)
-        for h in health:
-            state = "FAILING" if h.failing else ("STALE" if h.stale else "ok")
-            table.add_row(
-                h.source,
-                h.scope,
-                _when(h.last_started_at),
-                h.last_status,
-                _when(h.last_success_at),
-                f"{h.records:,}",
-                f"{h.new:,}",
-                f"{h.changed:,}",
-                state + (f": {h.last_error}" if h.failing and h.last_error else ""),
-            )
-        Console().print(table)
-        for name in never_ran:
-            click.echo(f"{name}: enabled but has never run")
-        for name, reason in config.unavailable.items():
-            click.echo(f"{name}: cannot run: {reason}")
-    if check:
-        bad = [h for h in health if h.source in enabled and (h.stale or h.failing)]
-        if bad or never_ran:
-            sys.exit(1)
+        print_table(report)
+    if check and report.problems():
+        sys.exit(1)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+@cli.command()
+@_config_option
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="only this source (repeatable)"
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="for testing: run every SECONDS instead of the cron expressions",
+)
+@click.option("--print", "print_only", is_flag=True, help="list each job's next run and exit")
+@_log_options
+@_fails_cleanly
+def schedule(
+    config_file: str | None,
+    sources: Sequence[str],
+    every: float | None,
+    print_only: bool,
+    log_file: str | None,
+    log_format: str | None,
+) -> None:
+    """Run as a daemon: collect each source on its cron expression (sources.NAME.schedule).
+
+    Expressions are crontab(5) syntax in scheduler.timezone (default UTC); a sixth, leading
+    field gives seconds. SIGTERM or Ctrl-C lets running jobs commit their current page, then
+    exits 0. Exit 2: bad config; the daemon never exits because a source failed.
+    """
+    from pipeline.schedule import Daemon, describe_plan, plan_jobs
+
+    config = _load(config_file)
+    plans, left_out = plan_jobs(config, sources, every)
+    if print_only:
+        for line in describe_plan(plans, left_out, datetime.now(UTC)):
+            click.echo(line)
+        return
+    redactor = Redactor()
+    log = setup_logging(
+        level=config.log.level,
+        fmt=log_format or config.log.format,
+        file=log_file or config.log.file,
+        redactor=redactor,
+    )
+    route_to_adlib("apscheduler")
+    for name, why in left_out.items():
+        log.warning("not scheduled: %s", why, extra={"source": name, "event": "job_left_out"})
+    engine = _engine(config)
+    stop = threading.Event()
+    with StopOnSignals(stop, log):
+        code = Daemon(config, engine, plans, log=log, redactor=redactor, stop=stop).serve()
+    sys.exit(code)
 
 
 @cli.command()
