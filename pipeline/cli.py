@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from collectors.redact import Redactor
 from pipeline import db
 from pipeline.config import Config, ConfigError, config_path, load_config
-from pipeline.lock import LockHeld
+from pipeline.lock import LockHeld, schema_lock
 from pipeline.logs import route_to_adlib, setup_logging
 from pipeline.runner import (
     EXIT_LOCKED,
@@ -103,7 +103,8 @@ def _load(config_file: str | None) -> Config:
 def _engine(config: Config, *, readonly: bool = False) -> Engine:
     engine = db.make_engine(config.database_url, readonly=readonly)
     if not readonly:
-        db.ensure_schema(engine)
+        with schema_lock(engine, config.database_url):
+            db.ensure_schema(engine)
     return engine
 
 
@@ -420,9 +421,10 @@ def db_upgrade(config_file: str | None) -> None:
     """Apply schema migrations (back up first; `collect` migrates new databases itself)."""
     config = _load(config_file)
     engine = db.make_engine(config.database_url)
-    before = db.current_revision(engine)
-    db.upgrade(engine)
-    after = db.current_revision(engine)
+    with schema_lock(engine, config.database_url):
+        before = db.current_revision(engine)
+        db.upgrade(engine)
+        after = db.current_revision(engine)
     click.echo(f"database at {after} (was {before or 'empty'})")
 
 

@@ -3,7 +3,13 @@
 SQLite: an exclusive ``flock`` on a file beside the database (``<db>.<source>.lock``); the
 kernel releases it when the process dies, even on ``kill -9``, so a crash never leaves a stale
 lock. PostgreSQL: a session-level advisory lock keyed on the source name, held on a dedicated
-connection for the length of the run; it too vanishes with the session.
+connection for the length of the run; it too vanishes with the session. Either way the lock
+lives where the data lives, so two machines sharing one PostgreSQL database exclude each other
+too (two machines sharing a SQLite file over NFS do not: flock is not reliable there).
+
+Run locks never wait: a second run exits at once with code 3. The schema lock
+(:func:`schema_lock`) does wait, because two processes starting together on a new database
+must not both create its tables; the loser then finds the schema in place.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from contextlib import ExitStack
+import socket
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,31 +28,37 @@ from sqlalchemy import Connection, Engine, text
 
 from pipeline.db import sqlite_path
 
+#: The lock that serialises migrations; no source can be called this (names are identifiers).
+_SCHEMA = "schema-migration"
+
 
 class LockHeld(Exception):
     """Another process is collecting this source right now (exit code 3)."""
 
 
-def _advisory_key(source: str) -> int:
-    digest = hashlib.blake2b(f"adlib:{source}".encode(), digest_size=8).digest()
+def _advisory_key(name: str) -> int:
+    digest = hashlib.blake2b(f"adlib:{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
 class _FileLock:
+    """``flock`` on ``path``; the file's content says who holds it, for the error message."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> bool:
+    def acquire(self, *, wait: bool = False) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {datetime.now(UTC).isoformat()}\n".encode())
+        since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        os.write(fd, f"process {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
         self._fd = fd
         return True
 
@@ -62,15 +76,20 @@ class _FileLock:
 
 
 class _AdvisoryLock:
-    def __init__(self, engine: Engine, source: str) -> None:
+    """A PostgreSQL session advisory lock, held on its own pooled connection."""
+
+    def __init__(self, engine: Engine, name: str) -> None:
         self.engine = engine
-        self.key = _advisory_key(source)
+        self.key = _advisory_key(name)
         self._conn: Connection | None = None
 
-    def acquire(self) -> bool:
+    def acquire(self, *, wait: bool = False) -> bool:
         conn = self.engine.connect()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
+        function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        got = conn.execute(text(f"SELECT {function}(:k)"), {"k": self.key}).scalar()
         conn.commit()
+        if wait:
+            got = True  # pg_advisory_lock returns void once it has the lock
         if not got:
             conn.close()
             return False
@@ -80,15 +99,20 @@ class _AdvisoryLock:
     def holder(self) -> str:
         unsigned = self.key & 0xFFFFFFFFFFFFFFFF
         with self.engine.connect() as conn:
-            pid = conn.execute(
+            row = conn.execute(
                 text(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid) "
-                    "AND objsubid = 1 LIMIT 1"
+                    "SELECT l.pid, a.client_addr, a.backend_start FROM pg_locks l "
+                    "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND l.classid = CAST(:hi AS oid) AND l.objid = CAST(:lo AS oid) "
+                    "AND l.objsubid = 1 LIMIT 1"
                 ),
                 {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF},
-            ).scalar()
-        return f"PostgreSQL backend pid {pid}" if pid else "another session"
+            ).first()
+        if row is None:
+            return "another session"
+        client = f" from {row.client_addr}" if row.client_addr else ""
+        return f"PostgreSQL backend {row.pid}{client}"
 
     def release(self) -> None:
         if self._conn is not None:
@@ -96,6 +120,15 @@ class _AdvisoryLock:
             self._conn.commit()
             self._conn.close()
             self._conn = None
+
+
+def _lock(engine: Engine, database_url: str, name: str) -> _FileLock | _AdvisoryLock:
+    """The lock called ``name`` for this database, on the mechanism its engine supports."""
+    if engine.dialect.name == "postgresql":
+        return _AdvisoryLock(engine, name)
+    db_file = sqlite_path(database_url)
+    base = db_file if db_file is not None else Path(".adlib-memory.sqlite")
+    return _FileLock(base.with_name(f"{base.name}.{name}.lock"))
 
 
 class SourceLocks:
@@ -107,16 +140,7 @@ class SourceLocks:
 
     def __init__(self, engine: Engine, database_url: str, sources: list[str]) -> None:
         self._stack = ExitStack()
-        self._locks: list[tuple[str, _FileLock | _AdvisoryLock]] = []
-        db_file = sqlite_path(database_url)
-        for source in sources:
-            if engine.dialect.name == "postgresql":
-                self._locks.append((source, _AdvisoryLock(engine, source)))
-            else:
-                base = db_file if db_file is not None else Path(".adlib-memory.sqlite")
-                self._locks.append(
-                    (source, _FileLock(base.with_name(f"{base.name}.{source}.lock")))
-                )
+        self._locks = [(source, _lock(engine, database_url, source)) for source in sources]
 
     def __enter__(self) -> SourceLocks:
         for source, lock in self._locks:
@@ -137,3 +161,18 @@ class SourceLocks:
         tb: TracebackType | None,
     ) -> None:
         self._stack.close()
+
+
+@contextmanager
+def schema_lock(engine: Engine, database_url: str) -> Iterator[None]:
+    """Serialise schema checks and migrations between processes (waits for the holder).
+
+    Without it, two processes that find a new PostgreSQL database empty both run the first
+    migration, and one dies on "relation already exists".
+    """
+    lock = _lock(engine, database_url, _SCHEMA)
+    lock.acquire(wait=True)
+    try:
+        yield
+    finally:
+        lock.release()

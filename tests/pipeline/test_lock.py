@@ -1,0 +1,219 @@
+"""Run locks across processes on SQLite (flock beside the file) and PostgreSQL (advisory lock).
+
+The end-to-end cases start real `adlib` processes against a replica that holds its response
+for a few seconds, so one run is certainly in progress when the other starts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import db
+from pipeline.lock import LockHeld, SourceLocks, schema_lock
+from tests.conftest import run_cli
+from tests.pipeline.ops_helpers import (
+    Database,
+    bulk_replicas,
+    ops_config,
+    start_cli,
+    stop,
+    wait_for,
+)
+
+HOLD_SECONDS = 3.0
+
+
+def _timed(*args: str, log: Path) -> tuple[subprocess.Popen[str], float]:
+    return start_cli(*args, log=log), time.monotonic()
+
+
+def test_two_collects_started_together_one_runs_the_other_exits_3_at_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        replicas.google_control.delay = HOLD_SECONDS
+        config = ops_config(tmp_path, database_url, replicas.sources())
+        # A new database: both processes also race to create the schema (schema_lock).
+        runs = [
+            _timed("collect", "--config", str(config), log=tmp_path / f"collect{i}.out")
+            for i in (1, 2)
+        ]
+        ended = {}
+        while len(ended) < 2:
+            for i, (process, _) in enumerate(runs):
+                if i not in ended and process.poll() is not None:
+                    ended[i] = time.monotonic()
+            time.sleep(0.02)
+        outputs = [(tmp_path / f"collect{i}.out").read_text() for i in (1, 2)]
+        codes = [process.returncode for process, _ in runs]
+        assert sorted(codes) == [0, 3], outputs
+        loser = codes.index(3)
+        winner = 1 - loser
+        loser_seconds = ended[loser] - runs[loser][1]
+        winner_seconds = ended[winner] - runs[winner][1]
+        assert winner_seconds >= HOLD_SECONDS
+        # It did not wait for the winner's run (only, on this new database, for the winner
+        # to create the schema: schema_lock).
+        assert ended[loser] < ended[winner] - 1
+        assert loser_seconds < winner_seconds - 1
+        lines = outputs[loser].strip().splitlines()
+        assert len(lines) == 1, outputs[loser]
+        assert lines[0].startswith("adlib: another adlib run is collecting google (held by ")
+        assert lines[0].endswith("nothing was done: wait for it to finish")
+        database = Database(database_url)
+        try:
+            assert [r["status"] for r in database.runs("google")] == ["success"]
+        finally:
+            database.close()
+
+
+def test_collect_exits_3_while_the_daemon_collects_that_source(
+    database_url: str, tmp_path: Path
+) -> None:
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        config = ops_config(
+            tmp_path, database_url, replicas.sources(google={"schedule": "* * * * * *"})
+        )
+        replicas.google_control.delay = HOLD_SECONDS
+        daemon = start_cli(
+            "schedule", "--config", str(config), "--source", "google", log=tmp_path / "d.out"
+        )
+        database = Database(database_url)
+        try:
+            wait_for(lambda: replicas.google_control.hits > 0, 20, "the daemon's google run")
+            blocked = run_cli("collect", "--config", str(config), "--source", "google")
+            assert blocked.returncode == 3, blocked.stderr
+            assert "another adlib run is collecting google" in blocked.stderr
+            # At once: the daemon's run it collided with is still going.
+            assert database.runs("google")[-1]["status"] == "running"
+            # Locks are per source: the daemon's google run does not keep snap waiting.
+            other = run_cli("collect", "--config", str(config), "--source", "snap")
+            assert other.returncode == 0, other.stderr
+            code, _ = stop(daemon)
+            assert code == 0
+            # The daemon's jobs that came due while its own run was going were skipped, not
+            # stacked up (max_instances=1).
+            daemon_log = (tmp_path / "d.out").read_text()
+            assert "run skipped: the previous run is still going" in daemon_log
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+            database.close()
+
+
+def test_the_daemon_skips_a_run_while_collect_holds_the_lock_and_carries_on(
+    database_url: str, tmp_path: Path
+) -> None:
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        config = ops_config(tmp_path, database_url, replicas.sources())
+        replicas.google_control.delay = HOLD_SECONDS
+        collect = start_cli(
+            "collect", "--config", str(config), "--source", "google", log=tmp_path / "c.out"
+        )
+        wait_for(lambda: replicas.google_control.hits > 0, 20, "collect's google request")
+        out = tmp_path / "d.out"
+        daemon = start_cli(
+            "schedule", "--config", str(config), "--source", "google", "--every", "1", log=out
+        )
+        database = Database(database_url)
+        try:
+            wait_for(lambda: "run skipped: another adlib run" in out.read_text(), 20, "a skip")
+            assert collect.wait(timeout=30) == 0
+            replicas.google_control.delay = 0
+            wait_for(lambda: len(database.runs("google", "success")) >= 2, 20, "the daemon's run")
+            assert daemon.poll() is None
+            code, _ = stop(daemon)
+            assert code == 0
+        finally:
+            for process in (daemon, collect):
+                if process.poll() is None:
+                    process.kill()
+            database.close()
+
+
+def test_locks_are_per_source_all_or_nothing_and_released(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    try:
+        with SourceLocks(engine, database_url, ["snap"]):
+            with (
+                pytest.raises(LockHeld, match="another adlib run is collecting snap"),
+                SourceLocks(engine, database_url, ["google", "snap"]),
+            ):
+                pass
+            # The failed attempt gave google back rather than keeping half the set.
+            with SourceLocks(engine, database_url, ["google"]):
+                pass
+        with SourceLocks(engine, database_url, ["google", "snap"]):
+            pass
+    finally:
+        engine.dispose()
+
+
+def test_the_holder_is_named(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    try:
+        with SourceLocks(engine, database_url, ["google"]), pytest.raises(LockHeld) as held:
+            SourceLocks(engine, database_url, ["google"]).__enter__()
+        expected = "PostgreSQL backend " if database_url.startswith("postgresql") else "process "
+        assert f"(held by {expected}" in str(held.value)
+    finally:
+        engine.dispose()
+
+
+_HOLD = """
+import sys, time
+from pipeline import db
+from pipeline.lock import SourceLocks
+url = sys.argv[1]
+engine = db.make_engine(url)
+with SourceLocks(engine, url, ["google"]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_holder_leaves_no_stale_lock(database_url: str) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, database_url], stdout=subprocess.PIPE, text=True
+    )
+    engine = db.make_engine(database_url)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeld):
+            SourceLocks(engine, database_url, ["google"]).__enter__()
+        holder.kill()  # SIGKILL: no cleanup code runs
+        holder.wait()
+        # The kernel (flock) or the server (session end) freed it; PostgreSQL may take a
+        # moment to notice the dropped connection.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with SourceLocks(engine, database_url, ["google"]):
+                    break
+            except LockHeld:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        engine.dispose()
+
+
+def test_schema_lock_makes_a_second_migrator_wait(database_url: str, tmp_path: Path) -> None:
+    config = ops_config(tmp_path, database_url, {})
+    engine = db.make_engine(database_url)
+    try:
+        with schema_lock(engine, database_url):
+            waiter = start_cli("db", "upgrade", "--config", str(config), log=tmp_path / "up.out")
+            time.sleep(1.5)
+            assert waiter.poll() is None  # waiting for the lock, not failing
+        assert waiter.wait(timeout=30) == 0, (tmp_path / "up.out").read_text()
+        assert db.current_revision(engine) == db.head_revision()
+    finally:
+        engine.dispose()
