@@ -51,6 +51,9 @@ Handler = Callable[[ReplicaRequest], ReplicaResponse]
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for a
+    # delayed ACK (~40 ms) on every request.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         """Silence the default stderr access log; the replica keeps its own."""
@@ -136,7 +139,10 @@ class ReplicaServer:
 
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = _Server((host, port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: ``stop()`` waits one interval, and tests start many servers.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
