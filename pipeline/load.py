@@ -31,6 +31,7 @@ from collectors.records import AdvertiserRecord, NormalisedAd, Page, TableRows
 from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.archive import archive
+from pipeline.search import index_ads
 from pipeline.sqlutil import BulkInsert, chunks, insert_ignore, upsert
 from schema.models import (
     Ad,
@@ -363,6 +364,9 @@ def _load_ads(
             )
     rewritten = [(ids[ad.source_ad_id], ad) for ad in new_ads] + changed_ads
     _insert_children(conn, rewritten)
+    # Full-text search (issue 5): re-index the creative text of new and changed ads in this
+    # transaction. SQLite FTS5 only; a no-op on PostgreSQL, whose GIN indexes follow the rows.
+    index_ads(conn, [ad_id for ad_id, _ in rewritten])
     _insert_countries(conn, [(ids[ad.source_ad_id], ad) for ad in ads])
     if observe:
         writer = BulkInsert(conn, _observations, ("ad_id", "observed_at", "run_id", *_OBSERVED))

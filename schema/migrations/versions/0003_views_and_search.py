@@ -1,0 +1,34 @@
+"""Analyst views (v_ads, v_ad_regions, ...) and the full-text search index
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-24 10:00:00.000000
+
+The views are created from ``schema/views/*.sql`` and the search objects from
+``schema.views.search``; existing ads are indexed here. A later change to a view is a new
+migration that drops and re-creates them (``drop_views`` then ``create_views``).
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from schema.views import create_views, drop_views
+from schema.views.search import create_search_index, drop_search_index
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    create_search_index(conn)
+    create_views(conn)
+
+
+def downgrade() -> None:
+    conn = op.get_bind()
+    drop_views(conn)
+    drop_search_index(conn)
