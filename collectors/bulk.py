@@ -39,6 +39,7 @@ from collectors.download import (
     Validators,
     ZipLimits,
 )
+from collectors.http import Retrier, make_client
 from collectors.records import (
     AdvertiserRecord,
     NormalisedAd,
@@ -356,18 +357,12 @@ class BulkFileCollector(Collector):
 
     def _downloader(self) -> Downloader:
         if self._client is None:
-            self._client = httpx.Client(
-                timeout=httpx.Timeout(self.settings.timeout_seconds),
-                follow_redirects=True,
-                headers={"User-Agent": "adlib-collector (+political ad library research)"},
-            )
+            self._client = make_client(self.settings)
         return Downloader(
             self._client,
             self.context.data_dir,
             max_bytes=self.settings.max_download_bytes,
-            max_attempts=self.settings.max_retries + 1,
-            max_wait_seconds=self.settings.max_wait_seconds,
-            sleep=self.context.sleep,
+            retrier=Retrier.for_collector(self.settings, self.context),
         )
 
     # --- reading ---------------------------------------------------------------------------

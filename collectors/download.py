@@ -26,16 +26,12 @@ import io
 import logging
 import os
 import posixpath
-import random
 import tempfile
-import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO
@@ -43,6 +39,7 @@ from typing import IO
 import httpx
 
 from collectors.base import FatalError, ThrottledError, TransientError
+from collectors.http import Retrier, describe_url, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +94,6 @@ class DownloadedFile:
     validators: Validators
 
 
-class _Retry(Exception):
-    """One attempt failed in a way another attempt may fix."""
-
-    def __init__(self, message: str, wait_seconds: float | None = None) -> None:
-        super().__init__(message)
-        self.wait_seconds = wait_seconds
-
-
 class _PartialFile:
     """The temporary file a download streams into, with its running hash and size."""
 
@@ -144,24 +133,20 @@ class _PartialFile:
 
 
 class Downloader:
-    """Downloads one URL at a time into ``data_dir``; see the module docstring for the rules."""
+    """Downloads one URL at a time into ``data_dir``; see the module docstring for the rules.
+
+    Retries follow the source's policy (:class:`collectors.http.Retrier`: back-off with jitter,
+    ``Retry-After`` honoured up to ``max_wait_seconds``); the partial file survives between
+    attempts, so a retry after a dropped connection asks only for the missing bytes.
+    """
 
     def __init__(
-        self,
-        client: httpx.Client,
-        data_dir: Path,
-        *,
-        max_bytes: int,
-        max_attempts: int = 3,
-        max_wait_seconds: float = 60.0,
-        sleep: Callable[[float], None] | None = None,
+        self, client: httpx.Client, data_dir: Path, *, max_bytes: int, retrier: Retrier
     ) -> None:
         self.client = client
         self.data_dir = data_dir
         self.max_bytes = max_bytes
-        self.max_attempts = max(1, max_attempts)
-        self.max_wait_seconds = max_wait_seconds
-        self._sleep = sleep or time.sleep
+        self.retrier = retrier
 
     def fetch(
         self, url: str, previous: Validators | None = None, suffix: str = ".zip"
@@ -173,35 +158,23 @@ class Downloader:
         over the size cap). Either way no partial file is left behind.
         """
         partial = _PartialFile(self.data_dir / "tmp")
-        attempt = 1
         try:
-            while True:
-                try:
-                    if not self._attempt(url, previous, partial):
-                        return None
-                    return self._keep(url, partial, suffix)
-                except _Retry as exc:
-                    if attempt >= self.max_attempts:
-                        raise self._give_up(url, attempt, exc) from exc
-                    wait = self._backoff(attempt, exc.wait_seconds)
-                    log.warning("download of %s failed (%s); retrying in %.1fs", url, exc, wait)
-                    self._sleep(wait)
-                    attempt += 1
+            changed = self.retrier.call(
+                lambda: self._attempt(url, previous, partial), describe_url(url)
+            )
+            return self._keep(url, partial, suffix) if changed else None
         finally:
             partial.discard()
 
     def _attempt(self, url: str, previous: Validators | None, partial: _PartialFile) -> bool:
         """One GET into ``partial``; ``False`` for 304 Not Modified."""
         headers = self._request_headers(previous, partial)
-        try:
-            with self.client.stream("GET", url, headers=headers) as response:
-                if response.status_code == 304 and "If-Range" not in headers:
-                    return False
-                self._check_status(url, response)
-                self._prepare_partial(response, partial)
-                self._stream_body(url, response, partial)
-        except httpx.TransportError as exc:
-            raise _Retry(f"{type(exc).__name__}: {exc}") from exc
+        with self.client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 304 and "If-Range" not in headers:
+                return False
+            self._check_status(url, response)
+            self._prepare_partial(response, partial)
+            self._stream_body(url, response, partial)
         return True
 
     def _request_headers(
@@ -220,16 +193,15 @@ class Downloader:
 
     def _check_status(self, url: str, response: httpx.Response) -> None:
         status = response.status_code
+        where = describe_url(url)
         if status in (200, 206):
             return
         if status == 429:
-            wait = _retry_after(response)
-            if wait is not None and wait > self.max_wait_seconds:
-                raise ThrottledError(f"HTTP 429 for {url}: asked to wait {wait:.0f}s", wait)
-            raise _Retry("HTTP 429 Too Many Requests", wait)
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            raise ThrottledError(f"HTTP 429 Too Many Requests from {where}", wait)
         if status >= 500 or status == 408:
-            raise _Retry(f"HTTP {status}", _retry_after(response))
-        raise FatalError(f"HTTP {status} for {url}: no retry can fix this (check the URL)")
+            raise TransientError(f"HTTP {status} from {where}")
+        raise FatalError(f"HTTP {status} for {where}: no retry can fix this (check the URL)")
 
     def _prepare_partial(self, response: httpx.Response, partial: _PartialFile) -> None:
         """Append to ``partial`` for a matching 206; start over for a 200 or a stray range."""
@@ -237,7 +209,7 @@ class Downloader:
             return
         partial.reset()
         if response.status_code == 206:
-            raise _Retry("server answered a range that does not continue the partial file")
+            raise TransientError("server answered a range that does not continue the partial file")
         partial.validators = Validators.from_response(response)
         partial.accepts_ranges = response.headers.get("Accept-Ranges", "").lower() == "bytes"
 
@@ -250,7 +222,7 @@ class Downloader:
                 raise FatalError(self._too_big(url, partial.size + len(chunk)))
             partial.write(chunk)
         if expected is not None and partial.size != expected:
-            raise _Retry(f"body ended at {partial.size} of {expected} bytes")
+            raise TransientError(f"body ended at {partial.size} of {expected} bytes")
 
     def _keep(self, url: str, partial: _PartialFile, suffix: str) -> DownloadedFile:
         sha = partial.hasher.hexdigest()
@@ -262,38 +234,14 @@ class Downloader:
             partial.discard()
         else:
             os.replace(partial.path, final)
-        log.info("downloaded %s: %d bytes, sha256 %s", url, partial.size, sha)
+        log.info("downloaded %s: %d bytes, sha256 %s", describe_url(url), partial.size, sha)
         return DownloadedFile(url, final, str(relative), sha, partial.size, partial.validators)
-
-    def _backoff(self, attempt: int, asked: float | None) -> float:
-        if asked is not None:
-            return min(asked, self.max_wait_seconds)
-        return min(2.0 ** (attempt - 1) + random.uniform(0, 1), self.max_wait_seconds)
-
-    def _give_up(self, url: str, attempts: int, exc: _Retry) -> TransientError:
-        return TransientError(f"download of {url} failed after {attempts} attempt(s): {exc}")
 
     def _too_big(self, url: str, size: int) -> str:
         return (
             f"{url} is {size} bytes, over max_download_bytes ({self.max_bytes}); "
             "raise the setting if the file really grew"
         )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if any."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _range_start(response: httpx.Response) -> int | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from collectors.download import (
     ZipLimits,
     check_member_name,
 )
+from collectors.http import Retrier, RetryPolicy
 from collectors.replicas.bulkfile import BulkFileEndpoint
 from collectors.replicas.server import ReplicaRequest, ReplicaResponse, ReplicaServer
 from tests.collectors.bulk_helpers import files_under
@@ -54,10 +56,18 @@ def client() -> Iterator[httpx.Client]:
         yield running
 
 
-def downloader(client: httpx.Client, data_dir: Path, **kwargs: object) -> Downloader:
-    options: dict[str, object] = {"max_bytes": 10 << 20, "max_attempts": 1, "sleep": lambda _: None}
-    options.update(kwargs)
-    return Downloader(client, data_dir, **options)  # type: ignore[arg-type]
+def downloader(
+    client: httpx.Client,
+    data_dir: Path,
+    *,
+    max_bytes: int = 10 << 20,
+    attempts: int = 1,
+    max_wait_seconds: float = 60,
+    sleep: Callable[[float], None] = lambda _: None,
+) -> Downloader:
+    policy = RetryPolicy(max_retries=attempts - 1, max_wait_seconds=max_wait_seconds)
+    retrier = Retrier(policy, logging.getLogger("test"), sleep)
+    return Downloader(client, data_dir, max_bytes=max_bytes, retrier=retrier)
 
 
 def test_download_is_kept_content_addressed(
@@ -102,7 +112,7 @@ def test_dropped_connection_fails_cleanly_without_partial_files(
 ) -> None:
     endpoint.inject("drop")
     data = tmp_path / "data"
-    with pytest.raises(TransientError, match="failed after 1 attempt"):
+    with pytest.raises(TransientError, match="peer closed connection"):
         downloader(client, data).fetch(server.url + "/file.zip")
     assert files_under(data) == []
 
@@ -112,7 +122,7 @@ def test_dropped_connection_resumes_with_a_range_request(
     client: httpx.Client,
 ) -> None:  # fmt: skip
     endpoint.inject("drop")
-    result = downloader(client, tmp_path, max_attempts=2).fetch(server.url + "/file.zip")
+    result = downloader(client, tmp_path, attempts=2).fetch(server.url + "/file.zip")
     assert result is not None
     assert result.path.read_bytes() == payload.read_bytes()
     resumed = server.requests[-1]
@@ -126,7 +136,7 @@ def test_server_error_is_retried(
 ) -> None:
     endpoint.inject("5xx")
     waits: list[float] = []
-    result = downloader(client, tmp_path, max_attempts=2, sleep=waits.append).fetch(
+    result = downloader(client, tmp_path, attempts=2, sleep=waits.append).fetch(
         server.url + "/file.zip"
     )
     assert result is not None
@@ -138,7 +148,7 @@ def test_server_error_on_every_attempt_is_transient(
 ) -> None:
     endpoint.inject("5xx", times=3)
     with pytest.raises(TransientError, match="HTTP 503"):
-        downloader(client, tmp_path, max_attempts=3).fetch(server.url + "/file.zip")
+        downloader(client, tmp_path, attempts=3).fetch(server.url + "/file.zip")
 
 
 def test_not_found_is_fatal(tmp_path: Path, client: httpx.Client) -> None:
@@ -146,7 +156,7 @@ def test_not_found_is_fatal(tmp_path: Path, client: httpx.Client) -> None:
         ReplicaServer(lambda _: ReplicaResponse(status=404, body=b"no")) as running,
         pytest.raises(FatalError, match="HTTP 404"),
     ):
-        downloader(client, tmp_path, max_attempts=3).fetch(running.url + "/missing.zip")
+        downloader(client, tmp_path, attempts=3).fetch(running.url + "/missing.zip")
     assert files_under(tmp_path) == []
 
 
