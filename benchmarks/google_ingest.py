@@ -68,7 +68,14 @@ class Result:
 def timed(name: str, rows: int, action: Callable[[], Any]) -> Result:
     started = time.perf_counter()
     action()
-    return Result(name, rows, time.perf_counter() - started)
+    return announce(Result(name, rows, time.perf_counter() - started))
+
+
+def announce(result: Result) -> Result:
+    """Print each measurement as it is taken: a long run should not end with nothing shown."""
+    rss = f", peak {result.peak_rss_mb:.0f} MB" if result.peak_rss_mb is not None else ""
+    print(f"  {result.name}: {result.seconds:.2f} s{rss}", flush=True)
+    return result
 
 
 def sqlite_import(csv_path: Path, workdir: Path) -> None:
@@ -158,12 +165,13 @@ def adlib_runs(
     shutil.rmtree(workdir / "data", ignore_errors=True)
     config = write_config(workdir, database_url, bundle_url)
     seconds, rss, _ = adlib_collect(config)
+    announce(Result(f"adlib collect ({label})", rows, seconds, rss))
     requests = len(server.requests)
     again, rss_again, _ = adlib_collect(config)
     assert len(server.requests) == requests + 1, "the unchanged run made more than one request"
     return [
         Result(f"adlib collect ({label})", rows, seconds, rss),
-        Result(f"adlib collect, unchanged ({label})", 0, again, rss_again),
+        announce(Result(f"adlib collect, unchanged ({label})", 0, again, rss_again)),
     ]
 
 
