@@ -305,6 +305,10 @@ class MetaReplica:
 
     # -- control and inspection (tests, benchmarks, `adlib demo`) --------------------------
 
+    def settings(self, base_url: str) -> dict[str, Any]:
+        """The ``sources.meta`` mapping that points a collector at this replica."""
+        return {"base_url": base_url, "access_token": self.token}
+
     def force(self, *kinds: str) -> None:
         """Make the next ``ads_archive`` requests fail (or succeed) exactly as listed."""
         for kind in kinds:

@@ -101,7 +101,8 @@ def test_skipped_without_a_token(context: CollectorContext) -> None:
 def test_full_pass_returns_every_ad_of_the_country(serve: Serve, context: CollectorContext) -> None:
     rep = replica()
     server = serve(rep)
-    pages = collect(collector(server, context), "US")
+    settings = MetaSettings(**rep.settings(server.url), page_size=50)
+    pages = collect(MetaCollector(settings, context), "US")
     assert ids(pages) == rep.ads_for("US")
     assert len(pages) == -(-len(rep.ads_for("US")) // 50)
     queries = ads_requests(server)
