@@ -8,8 +8,6 @@ for bugs only.
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -22,8 +20,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from collectors.redact import Redactor
 from pipeline import db
@@ -40,6 +38,7 @@ from pipeline.runner import (
 )
 from pipeline.status import build_status
 from pipeline.stopping import StopOnSignals
+from pipeline.tabular import write_rows
 from pipeline.tokens import check_tokens, log_tokens_after_run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -346,7 +345,7 @@ def schedule(
     "params",
     multiple=True,
     metavar="NAME=VALUE",
-    help="bound parameter :NAME (repeatable)",
+    help="bound parameter :NAME (repeatable); use CAST(:NAME AS type), not :NAME::type",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output")
 @click.option("--json", "as_json", is_flag=True, help="JSON output (a list of objects)")
@@ -354,59 +353,119 @@ def schedule(
 def sql(
     config_file: str | None, query: str, params: Sequence[str], as_csv: bool, as_json: bool
 ) -> None:
-    """Run a read-only SQL query (writes are refused) against the configured database.
+    """Run one read-only SQL statement against the configured database.
 
-    Values are passed as bound parameters, never pasted into the SQL:
-    adlib sql "SELECT * FROM ads WHERE source = :src LIMIT 5" -p src=meta
+    Writes are refused on SQLite and PostgreSQL alike (exit 2, nothing changes). Values are
+    passed as bound parameters, never pasted into the SQL:
+    adlib sql "SELECT * FROM v_ads WHERE source = :src LIMIT 5" -p src=meta
+
+    Prints a table (the first 1,000 rows), or every row with --csv or --json.
     """
+    from pipeline.query import QueryError, bind_params, query_rows, readonly_engine
+
     config = _load(config_file)
-    bound = {}
-    for item in params:
-        name, sep, value = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise UsageProblem(f"--param {item!r} must look like NAME=VALUE")
-        bound[name] = value
-    engine = db.make_engine(config.database_url, readonly=True)
+    try:
+        engine = readonly_engine(config.database_url)
+        with query_rows(engine, query, bind_params(params)) as (columns, rows):
+            write_rows(columns, rows, "csv" if as_csv else "json" if as_json else "table")
+    except QueryError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+@cli.command()
+@_config_option
+@click.argument("query")
+@click.option(
+    "--country", "countries", multiple=True, metavar="CC", help="only ads that reached CC"
+)
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="only this platform")
+@click.option("--since", metavar="DATE", help="only ads still delivering on or after DATE")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (a list of objects)")
+@_fails_cleanly
+def search(
+    config_file: str | None,
+    query: str,
+    countries: Sequence[str],
+    sources: Sequence[str],
+    since: str | None,
+    limit: int,
+    as_csv: bool,
+    as_json: bool,
+) -> None:
+    """Full-text search over ad text, advertiser and funder names; newest ads first.
+
+    QUERY: words (all must match), "a phrase", prefix*, -excluded, a OR b. Put -- before a
+    query that starts with -. Example:
+    adlib search '"climate change" tax*' --country KE --since 2026-01-01
+    """
+    from pipeline.query import readonly_engine, require_head
+    from pipeline.search import SearchFilters, SearchSyntaxError, print_results
+    from pipeline.search import search as run_search
+
+    config = _load(config_file)
+    filters = SearchFilters(
+        [_country(c) for c in countries], list(sources), _parse_date(since, "--since")
+    )
+    engine = readonly_engine(config.database_url)
+    require_head(engine, "adlib search")
     try:
         with engine.connect() as conn:
-            result = conn.execute(text(query), bound)
-            if not result.returns_rows:
-                conn.rollback()
-                raise UsageProblem("adlib sql runs queries that return rows; nothing was changed")
-            columns = list(result.keys())
-            rows = [tuple(row) for row in result]
-            conn.rollback()
-    except (OperationalError, ProgrammingError) as exc:
-        message = _first_line(exc.orig)
-        if "readonly" in message.replace(" ", "").lower() or "read-only" in message.lower():
-            raise UsageProblem(
-                f"adlib sql is read-only; the statement was refused ({message})"
-            ) from None
-        raise UsageProblem(f"query failed: {message}") from None
-    except SQLAlchemyError as exc:
-        raise UsageProblem(f"query failed: {_first_line(exc)}") from None
-    write_rows(columns, rows, "csv" if as_csv else "json" if as_json else "table")
+            columns, rows, total = run_search(conn, query, filters, limit)
+    except SearchSyntaxError as exc:
+        raise UsageProblem(f"search: {exc}") from None
+    print_results(columns, rows, total, "csv" if as_csv else "json" if as_json else "table")
 
 
-def write_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
-    """Print query results as a table (terminal), CSV or JSON."""
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
-    elif fmt == "json":
-        click.echo(
-            json.dumps(
-                [dict(zip(columns, row, strict=True)) for row in rows], default=str, indent=2
-            )
-        )
-    else:
-        table = Table()
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        Console().print(table)
+@cli.command()
+@_config_option
+@click.option(
+    "--country", "countries", multiple=True, required=True, metavar="CC", help="repeatable"
+)
+@click.option("--since", metavar="DATE", help="only ads still delivering on or after DATE")
+@click.option("--until", metavar="DATE", help="only ads that started delivering by DATE")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="only this platform")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv")
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="new or empty directory")
+@click.option("--zip", "as_zip", is_flag=True, help="also pack the files into DIR.zip")
+@_fails_cleanly
+def export(
+    config_file: str | None,
+    countries: Sequence[str],
+    since: str | None,
+    until: str | None,
+    sources: Sequence[str],
+    fmt: str,
+    out_dir: str,
+    as_zip: bool,
+) -> None:
+    """Export the ads that reached a country: one file per table, manifest.json with row
+    counts and sha256 per file, DATA_DICTIONARY.md. Same database and arguments give
+    byte-identical CSV files (manifest.json carries the export time)."""
+    from pipeline.export import ExportError, ExportRequest, run_export
+    from pipeline.query import readonly_engine
+
+    config = _load(config_file)
+    request = ExportRequest(
+        countries=[_country(c) for c in countries],
+        out=Path(out_dir),
+        fmt=fmt,
+        since=_parse_date(since, "--since"),
+        until=_parse_date(until, "--until"),
+        sources=list(sources),
+        zip=as_zip,
+    )
+    try:
+        result = run_export(readonly_engine(config.database_url), request)
+    except ExportError as exc:
+        raise UsageProblem(str(exc)) from None
+    for written in result.files:
+        rows = "" if written.rows is None else f"{written.rows:>12,} rows  "
+        click.echo(f"{rows:>19}{written.path}")
+    click.echo(f"manifest: {request.out / 'manifest.json'}")
+    if result.zip_path is not None:
+        click.echo(f"zip: {result.zip_path}")
 
 
 @cli.group("db")

@@ -29,7 +29,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
+from pipeline.export import iso_utc
 from pipeline.sqlutil import chunks
+from pipeline.tabular import write_rows
 from schema.types import UTCDateTime
 from schema.views.search import CREATIVE_TEXT_COLUMNS, SQLITE_INDEX_ADS, pg_vector
 
@@ -198,4 +200,55 @@ def search(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     rows = conn.execute(text(sql).bindparams(*binds), params)
-    return list(RESULT_COLUMNS), [tuple(row) for row in rows], int(total or 0)
+    found = [
+        tuple(iso_utc(v) if c in _TIMES else v for c, v in zip(RESULT_COLUMNS, row, strict=True))
+        for row in rows
+    ]
+    return list(RESULT_COLUMNS), found, int(total or 0)
+
+
+_TIMES = frozenset({"delivery_start", "delivery_stop"})
+#: Columns of the terminal table: one line per ad where the width allows.
+DISPLAY_COLUMNS = ["source", "ad", "advertiser", "funder", "countries", "start", "spend", "text"]
+
+
+def display_rows(rows: list[tuple[Any, ...]], width: int = 60) -> list[tuple[str, ...]]:
+    """Search results for people: start as a day, spend as one range, text shortened."""
+    index = {name: i for i, name in enumerate(RESULT_COLUMNS)}
+    shown = []
+    for row in rows:
+        value = {name: row[i] for name, i in index.items()}
+        body = " ".join((value["body"] or "").split())
+        shown.append(
+            (
+                value["source"],
+                value["source_ad_id"],
+                value["advertiser_name"] or "",
+                value["funder_name"] or "",
+                value["countries"] or "",
+                (value["delivery_start"] or "")[:10],
+                _spend(value["spend_lower"], value["spend_upper"], value["currency"]),
+                body if len(body) <= width else body[: width - 1] + "…",
+            )
+        )
+    return shown
+
+
+def print_results(columns: list[str], rows: list[tuple[Any, ...]], total: int, fmt: str) -> None:
+    """Search results as CSV or JSON (every column), or a table and a count for people."""
+    if fmt != "table":
+        write_rows(columns, rows, fmt)
+        return
+    write_rows(DISPLAY_COLUMNS, display_rows(rows), "table")
+    more = f", first {len(rows)} shown (--limit)" if total > len(rows) else ""
+    print(f"{total:,} matching ads{more}")
+
+
+def _spend(lower: int | None, upper: int | None, currency: str | None) -> str:
+    if lower is None and upper is None:
+        return ""
+    if upper is None:
+        return f"{lower:,}+ {currency or ''}".strip()
+    if lower == upper:
+        return f"{lower:,} {currency or ''}".strip()
+    return f"{lower or 0:,}-{upper:,} {currency or ''}".strip()
