@@ -117,6 +117,8 @@ GROW_FACTOR = 1.25
 #: Proactive pauses by BUC usage percentage (WMP ``race2022_utils.R:get_delay_value``).
 USAGE_PAUSES: tuple[tuple[float, float], ...] = ((95, 90.0), (90, 30.0), (80, 10.0), (75, 5.0))
 THROTTLE_CODES = frozenset({4, 17, 613, 80004})
+#: Usage at which an error response counts as throttling (WMP's top delay step, LEJO's 97 %).
+USAGE_LIMIT = 95
 
 PUBLIC_AD_URL = "https://www.facebook.com/ads/library/?id={id}"
 TOKEN_HELP = "see docs/platforms/meta.md, 'Getting a token'"
@@ -639,7 +641,8 @@ class GraphResponses:
         subcode = error.get("error_subcode")
         message = self.redactor.text(str(error.get("message") or "no message"))
         status = response.status_code
-        label = f"Meta error {code}{f'/{subcode}' if subcode else ''} (HTTP {status}) from {what}"
+        codes = f"{code}/{subcode}" if subcode else f"{code}"
+        label = f"Meta error {codes} (HTTP {status}) from {what}"
         if code == 190:
             return FatalError(
                 f"Meta rejected the access token (code 190): create a new long-lived token "
@@ -647,12 +650,12 @@ class GraphResponses:
             )
         if code == 10 or subcode == 2332002:
             return FatalError(
-                f"Meta refused access to the Ad Library API (code {code}/{subcode}): confirm "
+                f"Meta refused access to the Ad Library API (code {codes}): confirm "
                 f"your identity at facebook.com/ID, accept the terms at "
                 f"facebook.com/ads/library/api with the account that owns the token, then "
                 f"create a new token ({TOKEN_HELP}). Meta said: {message}"
             )
-        if code in THROTTLE_CODES or status == 429:
+        if code in THROTTLE_CODES or status == 429 or _usage_exhausted(response):
             return ThrottledError(f"{label}: {message}", self._throttle_wait(response))
         if code == 1 and "reduce the amount of data" in message.lower():
             return ReduceData(f"{label}: {message}")
@@ -666,6 +669,12 @@ class GraphResponses:
                 f"(api_version, ad_type, search_terms, extra_fields)"
             )
         return FatalError(f"{label}: {message}")
+
+
+def _usage_exhausted(response: httpx.Response) -> bool:
+    """An error that arrives with usage at the limit is throttling, whatever its code."""
+    usage = parse_usage(response.headers.get("x-business-use-case-usage"))
+    return usage is not None and (usage.percent >= USAGE_LIMIT or usage.regain_minutes > 0)
 
 
 def _is_html(response: httpx.Response) -> bool:
@@ -862,7 +871,8 @@ class MetaCollector(Collector):
         return self.settings.backfill_since
 
     def _run_pass(self, scope: str, state: MetaState, run: PassState) -> Iterator[Page]:
-        size = _PageSize(limit=run.limit, ceiling=self.settings.page_size)
+        ceiling = self.settings.page_size  # may have been lowered since the pass was saved
+        size = _PageSize(limit=max(MIN_PAGE_SIZE, min(run.limit, ceiling)), ceiling=ceiling)
         resumed_cursor = run.after is not None
         seen: set[str] = {run.after} if run.after else set()
         while True:

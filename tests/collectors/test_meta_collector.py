@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from collectors import collector_class
-from collectors.base import CollectorContext, FatalError, TransientError
+from collectors.base import CollectorContext, FatalError, ThrottledError, TransientError
 from collectors.http import WaitTooLong
 from collectors.meta import (
     GraphResponses,
@@ -327,6 +327,20 @@ def test_real_usage_headers_parse() -> None:
     assert new is not None and new.percent == 37 and new.pause_seconds() == 0
 
 
+def test_an_error_at_full_usage_is_throttling() -> None:
+    usage = json.dumps({"1": [{"call_count": 100, "estimated_time_to_regain_access": 0}]})
+    body = json.dumps({"error": {"code": 1, "message": "An unknown error occurred"}})
+    response = httpx.Response(
+        500,
+        content=body.encode(),
+        headers={"x-business-use-case-usage": usage, "Retry-After": "5"},
+        request=httpx.Request("GET", "http://x/"),
+    )
+    with pytest.raises(ThrottledError) as caught:
+        GraphResponses(Redactor([TOKEN]), 60).body(response, "graph/ads_archive")
+    assert caught.value.wait_seconds == 5
+
+
 def test_a_malformed_token_echoed_by_meta_is_redacted() -> None:
     body = json.dumps({"error": {"code": 190, "message": f"Malformed access token {TOKEN}"}})
     response = httpx.Response(400, content=body.encode(), request=httpx.Request("GET", "http://x/"))
@@ -348,6 +362,22 @@ def test_resume_from_a_mid_pass_checkpoint_yields_the_rest(
     resumed = collect(collector(server, context), "US", checkpoint)
     assert ids(resumed) == rep.ads_for("US")[100:]
     assert resumed[-1].checkpoint["watermark"] == checkpoint["pass"]["started"]
+
+
+def test_resume_respects_a_lowered_page_size_and_since_replaces_the_pass(
+    serve: Serve, context: CollectorContext
+) -> None:
+    rep = replica()
+    server = serve(rep)
+    saved = collect(collector(server, context, page_size=100), "US")[0].checkpoint
+    assert saved["pass"]["limit"] == 100 and saved["pass"]["after"]
+    collect(collector(server, context, page_size=50), "US", saved)
+    resumed = ads_requests(server)[-1]
+    assert resumed["limit"] == "50"
+    context.since = date(2025, 9, 1)
+    collect(collector(server, context), "US", saved)
+    replaced = next(q for q in ads_requests(server) if q.get("ad_delivery_date_min"))
+    assert replaced["ad_delivery_date_min"] == "2025-09-01" and "after" not in replaced
 
 
 def test_rejected_saved_cursor_restarts_the_pass(
