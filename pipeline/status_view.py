@@ -52,18 +52,18 @@ def print_table(report: StatusReport) -> None:
             h.health,
             failure,
         )
-    console = Console()
-    console.print(table)
+    Console().print(table)
+    # Plain lines, never wrapped: monitoring shows them and people grep them.
     for token in report.tokens:
         if not token.problem and not token.warning:
-            console.print(token.line(), markup=False, highlight=False)
+            click.echo(token.line())
     problems = report.problems()
     for line in problems:
-        console.print(f"PROBLEM {line}", markup=False, highlight=False)
+        click.echo(f"PROBLEM {line}")
     for line in report.warnings():
-        console.print(f"warning {line}", markup=False, highlight=False)
+        click.echo(f"warning {line}")
     if not problems:
-        console.print("OK: every enabled source is fresh and succeeding", highlight=False)
+        click.echo("OK: every enabled source is fresh and succeeding")
 
 
 def _when(value: datetime | None) -> str:

@@ -107,7 +107,10 @@ def log_tokens(health: list[TokenHealth], log: logging.Logger) -> None:
     """Put token health in the run log: a warning when it needs a person, else one info line."""
     for item in health:
         level = logging.ERROR if item.problem else logging.WARNING if item.warning else logging.INFO
-        log.log(level, "%s", item.line(), extra={"source": item.source, "event": "token_check"})
+        # The source goes in ``extra``: text lines then read "meta token: ...".
+        log.log(
+            level, "token: %s", item.detail, extra={"source": item.source, "event": "token_check"}
+        )
 
 
 def log_tokens_after_run(config: Config, report: RunReport, log: logging.Logger) -> None:

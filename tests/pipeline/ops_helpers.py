@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from collectors.replicas import ReplicaRequest, ReplicaResponse, ReplicaServer
 from collectors.replicas.google import GoogleBundleReplica
 from collectors.replicas.server import Handler
 from collectors.replicas.snap import SnapReplica
-from tests.conftest import write_config
+from tests.conftest import run_cli, write_config
 
 
 class Controlled:
@@ -85,11 +86,16 @@ def bulk_replicas(workdir: Path) -> Iterator[Replicas]:
 
 
 def ops_config(
-    tmp_path: Path, database_url: str, sources: dict[str, dict[str, Any]], **top: Any
+    tmp_path: Path,
+    database_url: str,
+    sources: dict[str, dict[str, Any]],
+    *,
+    name: str = "config.yaml",
+    **top: Any,
 ) -> Path:
-    """A config.yaml for the tests: the given sources, one country, data under tmp_path."""
+    """A config file for the tests: the given sources, one country, data under tmp_path."""
     return write_config(
-        tmp_path / "config.yaml",
+        tmp_path / name,
         {
             "database": {"url": database_url},
             "data_dir": str(tmp_path / "data"),
@@ -114,6 +120,14 @@ def start_cli(*args: str, log: Path, env: dict[str, str] | None = None) -> subpr
         )
     finally:
         handle.close()
+
+
+def run_parallel(
+    *commands: tuple[str, ...], env: dict[str, str] | None = None
+) -> list[subprocess.CompletedProcess[str]]:
+    """Run independent `adlib` commands at the same time (each costs a second of start-up)."""
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        return list(pool.map(lambda args: run_cli(*args, env=env), commands))
 
 
 def stop(process: subprocess.Popen[str], timeout: float = 10.0) -> tuple[int, float]:
