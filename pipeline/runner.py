@@ -210,8 +210,31 @@ class Runner:
                 if self.stop.is_set():
                     report.interrupted = True
                     break
-                self._run_source(name, countries, since, report)
+                self._run_source_alone(name, countries, since, report)
         return report
+
+    def _run_source_alone(
+        self, name: str, countries: list[str] | None, since: date | None, report: RunReport
+    ) -> None:
+        """Run one source so that a collector which cannot even start fails only itself.
+
+        Scope errors are handled per scope; this catches the rest (a bug in a collector's
+        constructor or ``scopes()``). Database errors still end the run: every source needs it.
+        """
+        try:
+            self._run_source(name, countries, since, report)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            self.log.exception(
+                "could not run %s (please report it)",
+                name,
+                extra={"source": name, "event": "source_failed"},
+            )
+            error = self.redactor.text(f"internal error: {type(exc).__name__}: {exc}")
+            report.outcomes.append(
+                ScopeOutcome(source=name, scope="-", status="failed", error=error)
+            )
 
     def _run_source(
         self, name: str, countries: list[str] | None, since: date | None, report: RunReport

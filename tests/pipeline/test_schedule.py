@@ -7,7 +7,7 @@ two, so several runs, a failing source and a SIGTERM fit in a few seconds per te
 from __future__ import annotations
 
 import logging
-import re
+import signal
 import threading
 import time
 from datetime import datetime
@@ -17,9 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine
 
+from collectors import REGISTRY
 from collectors.redact import Redactor
+from collectors.snap import SnapCollector
+from pipeline import db
 from pipeline.config import ConfigError, parse_config
 from pipeline.logs import setup_logging
+from pipeline.runner import run_collection
 from pipeline.schedule import Daemon, cron_trigger, plan_jobs
 from tests.conftest import run_cli
 from tests.pipeline.ops_helpers import (
@@ -177,19 +181,23 @@ def test_print_lists_every_job_with_its_next_run_and_touches_nothing(tmp_path: P
         ("61 * * * *", r"sources.google.schedule: '61 \* \* \* \*' is not a cron expression"),
         ("0 2 * *", "use 5 fields"),
         ("0 2 1 * 1", "restricts both day of month and day of week"),
+        ("0 2 * * 5-1", "runs backwards"),
     ],
 )
-def test_a_bad_cron_expression_is_exit_2_and_one_line(
-    tmp_path: Path, schedule: str, message: str
-) -> None:
+def test_a_bad_cron_expression_names_the_key(tmp_path: Path, schedule: str, message: str) -> None:
+    config = parse_config({"sources": {"google": {"schedule": schedule}}}, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        plan_jobs(config)
+
+
+def test_a_bad_cron_expression_is_exit_2_and_one_line(tmp_path: Path) -> None:
     config = ops_config(
-        tmp_path, f"sqlite:///{tmp_path / 'a.sqlite'}", {"google": {"schedule": schedule}}
+        tmp_path, f"sqlite:///{tmp_path / 'a.sqlite'}", {"google": {"schedule": "0 2 * * 8"}}
     )
     result = run_cli("schedule", "--config", str(config))
     assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("adlib: error: ")
-    assert re.search(message, result.stderr), result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("adlib: error: sources.google.schedule: '0 2 * * 8'")
 
 
 def test_nothing_to_schedule_is_exit_2(tmp_path: Path) -> None:
@@ -217,8 +225,6 @@ def test_cron_expressions_mean_what_crontab_means() -> None:
     later = datetime(2026, 11, 22, 12, 0, 1, tzinfo=UTC)
     assert _next("*/10 * * * * *", later) == datetime(2026, 11, 22, 12, 0, 10, tzinfo=UTC)
     assert _next("0 2 * * *", sunday).second == 0
-    with pytest.raises(ConfigError, match="runs backwards"):
-        cron_trigger("0 2 * * 5-1", UTC, "test")
 
 
 def test_jobs_are_one_per_source_with_coalesce_one_instance_and_grace(tmp_path: Path) -> None:
@@ -269,3 +275,74 @@ def test_a_job_never_raises_and_logs_what_went_wrong(tmp_path: Path) -> None:
     failed = [e for e in json_lines(log_file.read_text()) if e["event"] == "job_failed"]
     assert failed and failed[0]["source"] == "google" and failed[0]["level"] == "ERROR"
     assert "OperationalError" in failed[0]["message"]
+
+
+# --- stopping and surviving, shared by `adlib collect` -----------------------------------------
+
+
+def test_sigterm_stops_collect_after_the_committed_page(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'adlib.sqlite'}"
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        config = ops_config(tmp_path, database_url, replicas.sources())
+        replicas.google_control.delay = 1.5
+        collect = start_cli("collect", "--config", str(config), log=tmp_path / "c.out")
+        wait_for(lambda: replicas.google_control.hits > 0, 20, "collect's google request")
+        code, seconds = stop(collect)
+    output = (tmp_path / "c.out").read_text()
+    assert code == 0 and seconds < 10, output
+    assert "SIGTERM received: stopping after the current page is committed" in output
+    db = Database(database_url)
+    try:
+        (run,) = db.runs("google")
+        assert run["status"] == "interrupted" and run["pages"] == 1
+        checkpoint = db.checkpoint("google", "bundle")
+        assert checkpoint is not None and checkpoint["state"]["row"] >= 1
+        assert checkpoint["state"]["done"] is False
+        assert db.runs("snap") == []  # stopped before starting the next source
+    finally:
+        db.close()
+
+
+def test_a_second_sigterm_exits_at_once(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'adlib.sqlite'}"
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        config = ops_config(tmp_path, database_url, replicas.sources())
+        replicas.google_control.delay = 20
+        collect = start_cli("collect", "--config", str(config), log=tmp_path / "c.out")
+        wait_for(lambda: replicas.google_control.hits > 0, 20, "collect's google request")
+        collect.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        code, seconds = stop(collect)
+    assert code == 128 + signal.SIGTERM and seconds < 5
+    assert "SIGTERM again: exiting now" in (tmp_path / "c.out").read_text()
+
+
+class _CannotStart(SnapCollector):
+    """A collector whose scopes() has a bug."""
+
+    def scopes(self) -> list[str]:
+        raise RuntimeError("bug in scopes()")
+
+
+def test_a_collector_that_cannot_start_fails_only_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(REGISTRY, "snap", f"{__name__}:_CannotStart")
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        config = parse_config(
+            {
+                "database": {"url": f"sqlite:///{tmp_path / 'a.sqlite'}"},
+                "data_dir": str(tmp_path / "data"),
+                "sources": replicas.sources(),
+            },
+            base_dir=tmp_path,
+        )
+        engine = db.make_engine(config.database_url)
+        db.ensure_schema(engine)
+        log = setup_logging(file=tmp_path / "a.log", redactor=Redactor(), console=False)
+        report = run_collection(config, engine, log=log)
+    statuses = {(o.source, o.status) for o in report.outcomes}
+    assert statuses == {("snap", "failed"), ("google", "success")}
+    assert report.exit_code == 1
+    (failed,) = [o for o in report.outcomes if o.status == "failed"]
+    assert failed.error == "internal error: RuntimeError: bug in scopes()"
