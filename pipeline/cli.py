@@ -8,6 +8,7 @@ for bugs only.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -326,7 +327,8 @@ def schedule(
         file=log_file or config.log.file,
         redactor=redactor,
     )
-    route_to_adlib("apscheduler")
+    # Errors only: the daemon logs missed and overlapping runs itself, with the source named.
+    route_to_adlib("apscheduler", logging.ERROR)
     for name, why in left_out.items():
         log.warning("not scheduled: %s", why, extra={"source": name, "event": "job_left_out"})
     engine = _engine(config)

@@ -45,6 +45,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from collectors.redact import Redactor
 from pipeline.config import Config, ConfigError
@@ -283,6 +284,14 @@ class Daemon:
             return
         except ConfigError as exc:
             self.log.error("run failed: %s", exc, extra={**extra, "event": "job_failed"})
+            return
+        except OperationalError as exc:  # the database is down or unreachable: no traceback
+            reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc
+            self.log.error(
+                "run failed: cannot use the database: %s",
+                reason,
+                extra={**extra, "event": "job_failed"},
+            )
             return
         except Exception as exc:  # a bug or a dead database must not take the daemon down
             self.log.exception(

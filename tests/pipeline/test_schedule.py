@@ -258,7 +258,9 @@ def test_jobs_are_one_per_source_with_coalesce_one_instance_and_grace(tmp_path: 
         assert job.misfire_grace_time == 2 * 3600
 
 
-def test_a_job_never_raises_and_logs_what_went_wrong(tmp_path: Path) -> None:
+def test_a_job_never_raises_and_logs_what_went_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = parse_config(
         {
             "database": {"url": f"sqlite:///{tmp_path / 'a.sqlite'}"},
@@ -271,10 +273,21 @@ def test_a_job_never_raises_and_logs_what_went_wrong(tmp_path: Path) -> None:
     plans, _ = plan_jobs(config)
     engine = create_engine(f"sqlite:///{tmp_path / 'no-schema.sqlite'}")  # no tables at all
     daemon = Daemon(config, engine, plans, log=log, redactor=Redactor(), stop=threading.Event())
-    daemon.run_source("google")  # must return, not raise
-    failed = [e for e in json_lines(log_file.read_text()) if e["event"] == "job_failed"]
-    assert failed and failed[0]["source"] == "google" and failed[0]["level"] == "ERROR"
-    assert "OperationalError" in failed[0]["message"]
+    daemon.run_source("google")  # a database problem: one line, no traceback
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("pipeline.schedule.run_collection", bug)
+    daemon.run_source("google")  # a bug: logged with its traceback
+    database, internal = [e for e in json_lines(log_file.read_text()) if e["event"] == "job_failed"]
+    assert database["source"] == "google" and database["level"] == "ERROR"
+    assert (
+        database["message"] == "run failed: cannot use the database: no such table: collection_runs"
+    )
+    assert "exception" not in database
+    assert internal["message"] == "run failed: RuntimeError: a bug"
+    assert "Traceback" in internal["exception"]
 
 
 # --- stopping and surviving, shared by `adlib collect` -----------------------------------------
