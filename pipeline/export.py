@@ -328,7 +328,7 @@ class _Cells:
         """``values`` of one column as an Arrow array of ``arrow_type``."""
         if kind == "json":
             convert = _json_text_sqlite if self.sqlite else _json_text
-            return pa.array([None if v is None else convert(v) for v in values], pa.string())
+            return pa.array([convert(v) for v in values], pa.string())
         if self.sqlite and kind == "timestamp":
             return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(arrow_type)
         if self.sqlite and kind == "boolean":
@@ -345,20 +345,23 @@ def _safe_text(value: str | None) -> str | None:
     return value
 
 
-def _json_text(value: Any) -> str:
+def _json_text(value: Any) -> str | None:
+    """Compact JSON with sorted keys; JSON ``null`` is NULL (the loader writes both forms)."""
+    if value is None:
+        return None
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _json_text_sqlite(value: str) -> str:
-    return _json_text(json.loads(value))
+def _json_text_sqlite(value: str | None) -> str | None:
+    return None if value is None else _json_text(json.loads(value))
 
 
 def _json_cell(value: Any) -> str | None:
-    return None if value is None else _safe_text(_json_text(value))
+    return _safe_text(_json_text(value))
 
 
 def _json_cell_sqlite(value: str | None) -> str | None:
-    return None if value is None else _safe_text(_json_text_sqlite(value))
+    return _safe_text(_json_text_sqlite(value))
 
 
 def _timestamp_text(value: str | None) -> str | None:

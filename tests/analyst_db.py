@@ -48,7 +48,7 @@ from pipeline.config import parse_config
 from pipeline.load import load_page
 from pipeline.runner import run_collection
 from schema.models import CollectionRun
-from tests.conftest import FIXTURES, _pg_admin_url, _pg_reachable
+from tests.conftest import FIXTURES, _pg_admin_url, _pg_reachable, write_config
 
 HAND_FILE = FIXTURES / "analyst" / "ads.yaml"
 META_COUNTRIES = ("KE", "US", "FR", "GB")
@@ -301,3 +301,21 @@ def normalised(found: list[tuple[Any, ...]], digits: int = 4) -> list[tuple[Any,
         tuple(round(v, digits) if isinstance(v, float) else v for v in map(plain, row))
         for row in found
     ]
+
+
+def invoke(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """`adlib <args>` in-process (click's runner) against ``url``: (exit code, stdout, stderr).
+
+    Fast enough to call dozens of times; each command module also has one test through
+    :func:`tests.conftest.run_cli`, the real subprocess.
+    """
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    config = write_config(tmp_path / "config.yaml", {"database": {"url": url}})
+    command, *rest = args
+    result = CliRunner().invoke(cli, [command, "--config", str(config), *rest])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr

@@ -21,7 +21,7 @@ from pipeline import db
 from pipeline.load import load_page
 from pipeline.query import readonly_engine
 from pipeline.search import SearchFilters, SearchSyntaxError, Term, parse_query, search
-from tests.analyst_db import _open_run, hand_ad, hand_data
+from tests.analyst_db import _open_run, hand_ad, hand_data, invoke
 from tests.conftest import run_cli, write_config
 
 
@@ -126,13 +126,15 @@ def test_the_index_follows_the_loader(database_url: str) -> None:
 
 
 def _cli(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    config = write_config(tmp_path / "config.yaml", {"database": {"url": url}})
-    done = run_cli("search", "--config", str(config), *args)
-    return done.returncode, done.stdout, done.stderr
+    return invoke(url, tmp_path, "search", *args)
 
 
 def test_adlib_search_prints_matching_ads(hand_db: str, tmp_path: Path) -> None:
-    code, out, err = _cli(hand_db, tmp_path, "kenya", "--country", "ke", "--source", "meta")
+    config = write_config(tmp_path / "config.yaml", {"database": {"url": hand_db}})
+    done = run_cli(
+        "search", "--config", str(config), "kenya", "--country", "ke", "--source", "meta"
+    )
+    code, out, err = done.returncode, done.stdout, done.stderr
     assert code == 0, err
     assert "m2" in out and "m1" in out and "CR1" not in out
     assert "2 matching ads" in out
