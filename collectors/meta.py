@@ -517,6 +517,8 @@ def _targeting(raw: Mapping[str, Any]) -> list[TargetingItem]:
 
 def strip_token(url: str) -> str:
     """``url`` without its ``access_token`` parameter (valued or bare, as in 2019 responses)."""
+    if "access_token" not in url.lower():
+        return url  # every ad carries a snapshot URL: skip the parse when there is no token
     parts = urlsplit(url)
     query = [
         (k, v)

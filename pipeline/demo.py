@@ -34,15 +34,11 @@ ORDER BY ads DESC LIMIT 10"""
 
 
 def available_replicas() -> dict[str, DemoReplica]:
-    """Every replica whose module is installed (a platform may ship without one yet)."""
+    """The demo replica of every platform listed in ``collectors.replicas.DEMOS``."""
     replicas = {}
     for name, target in DEMOS.items():
         module_name, _, attr = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        replicas[name] = getattr(module, attr)()
+        replicas[name] = getattr(importlib.import_module(module_name), attr)()
     return replicas
 
 

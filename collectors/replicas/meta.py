@@ -71,6 +71,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from collectors.replicas.demo import DemoReplica
 from collectors.replicas.server import ReplicaRequest, ReplicaResponse
 
 FAULTS: tuple[str, ...] = (
@@ -768,3 +769,13 @@ def _decode_cursor(cursor: str, fingerprint: str) -> int:
         return int(offset)
     except ValueError:
         raise ValueError("(#100) Invalid cursor: the 'after' parameter is invalid") from None
+
+
+def demo() -> DemoReplica:
+    """The replica `adlib demo` collects from: 1,500 ads over three countries, no faults."""
+    replica = MetaReplica(n_ads=1500, countries=("US", "BR", "KE"), seed=2026)
+    return DemoReplica(
+        handler=replica,
+        settings=lambda base_url: {**replica.settings(base_url), "page_size": 250},
+        countries=replica.countries,
+    )
