@@ -340,7 +340,14 @@ def schedule(
 
 @cli.command()
 @_config_option
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option(
+    "-f",
+    "--file",
+    "query_file",
+    type=click.File("r", encoding="utf-8"),
+    help="read the SQL from a file (- for stdin), e.g. a docs/queries.md recipe",
+)
 @click.option(
     "-p",
     "--param",
@@ -353,22 +360,31 @@ def schedule(
 @click.option("--json", "as_json", is_flag=True, help="JSON output (a list of objects)")
 @_fails_cleanly
 def sql(
-    config_file: str | None, query: str, params: Sequence[str], as_csv: bool, as_json: bool
+    config_file: str | None,
+    query: str | None,
+    query_file: Any,
+    params: Sequence[str],
+    as_csv: bool,
+    as_json: bool,
 ) -> None:
     """Run one read-only SQL statement against the configured database.
 
     Writes are refused on SQLite and PostgreSQL alike (exit 2, nothing changes). Values are
     passed as bound parameters, never pasted into the SQL:
     adlib sql "SELECT * FROM v_ads WHERE source = :src LIMIT 5" -p src=meta
+    adlib sql -f top_funders.sql -p country=KE -p month=2026-02 --csv
 
     Prints a table (the first 1,000 rows), or every row with --csv or --json.
     """
     from pipeline.query import QueryError, bind_params, query_rows, readonly_engine
 
+    if (query is None) == (query_file is None):
+        raise UsageProblem("give the SQL either as QUERY or with --file, not both")
     config = _load(config_file)
     try:
         engine = readonly_engine(config.database_url)
-        with query_rows(engine, query, bind_params(params)) as (columns, rows):
+        sql_text = query if query is not None else query_file.read()
+        with query_rows(engine, sql_text, bind_params(params)) as (columns, rows):
             write_rows(columns, rows, "csv" if as_csv else "json" if as_json else "table")
     except QueryError as exc:
         raise UsageProblem(str(exc)) from None

@@ -116,7 +116,7 @@ def query_rows(
     big extracts). The transaction is rolled back afterwards in any case. Refusals and
     failures raise :class:`QueryError`.
     """
-    statement = text(sql)
+    statement = text(escape_literal_colons(sql))
     unused = sorted(set(params) - set(statement.compile().params))
     if unused:
         raise QueryError(f"--param {unused[0]}: the query has no :{unused[0]}")
@@ -132,6 +132,37 @@ def query_rows(
             conn.rollback()
     except SQLAlchemyError as exc:
         raise QueryError(describe_failure(exc)) from None
+
+
+def escape_literal_colons(sql: str) -> str:
+    """Escape (``\\:``) the colons in string literals, quoted names and comments.
+
+    SQLAlchemy's ``text()`` takes every ``:word`` for a bound parameter, even in a comment
+    (``-- :country = KE`` in the cookbook) or a string (``'at :noon'``). Only the colons
+    outside quotes and comments are left to it.
+    """
+    out: list[str] = []
+    index, length = 0, len(sql)
+    while index < length:
+        char = sql[index]
+        if char in "'\"":
+            end = sql.find(char, index + 1)
+            while end != -1 and sql[end + 1 : end + 2] == char:  # doubled quote
+                end = sql.find(char, end + 2)
+            end = length if end == -1 else end + 1
+        elif sql.startswith("--", index):
+            end = sql.find("\n", index)
+            end = length if end == -1 else end
+        elif sql.startswith("/*", index):
+            end = sql.find("*/", index + 2)
+            end = length if end == -1 else end + 2
+        else:
+            out.append(char)
+            index += 1
+            continue
+        out.append(sql[index:end].replace(":", "\\:"))
+        index = end
+    return "".join(out)
 
 
 def describe_failure(exc: SQLAlchemyError) -> str:

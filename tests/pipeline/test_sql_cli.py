@@ -93,6 +93,12 @@ def test_bound_parameters(hand_db: str, tmp_path: Path) -> None:
         hand_db, tmp_path, query, "--csv", "-p", "src=meta' OR '1'='1", "-p", "cc=%", "-p", "n=9"
     )
     assert (code, out.splitlines()) == (0, ["source_ad_id"])
+    # Colons in strings and comments are not parameters (cookbook queries carry comments).
+    (tmp_path / "q.sql").write_text("-- :country = KE\nSELECT ':noon' AS t, :x AS x /* :y */")
+    code, out, err = _sql(hand_db, tmp_path, "-f", str(tmp_path / "q.sql"), "--csv", "-p", "x=1")
+    assert (code, out.splitlines()) == (0, ["t,x", ":noon,1"]), err
+    code, _, err = _sql(hand_db, tmp_path, "SELECT 1", "-f", str(tmp_path / "q.sql"))
+    assert code == 2 and "not both" in err
     for args, message in [
         ((query, "-p", "src=meta", "-p", "cc=%"), "the query uses :n: pass -p n=VALUE"),
         (("SELECT 1 AS one", "-p", "src=meta"), "the query has no :src"),
