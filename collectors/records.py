@@ -8,7 +8,7 @@ upper bound as ``None`` (Meta's and Google's top buckets), so sums stay honest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -200,3 +200,46 @@ class Page:
     notices: list[str] = field(default_factory=list)
     #: The platform's own report date, if it publishes one (Google's "updated" file).
     report_date: date | None = None
+
+
+#: Integer columns are 64-bit on both engines; a Python int outside this range cannot be stored.
+_INT64 = 2**63
+
+
+def unstorable(value: Any, where: str = "ad") -> str | None:
+    """Why ``value`` (a record, or anything inside one) cannot be written to the database.
+
+    Platforms send JSON that Python reads happily but neither engine stores: lone UTF-16
+    surrogates (``"\\ud800"``) cannot be encoded as UTF-8, PostgreSQL text refuses NUL, and
+    numbers beyond 64 bits overflow ``BIGINT``. Left to the database, any of these fails the
+    whole Page's transaction, so the loader checks each record first and quarantines the one
+    that would. Returns ``None`` for a storable value, else a short reason naming the field.
+    """
+    if isinstance(value, str):
+        if value.isascii():
+            return f"{where} contains a NUL character" if "\x00" in value else None
+        if "\x00" in value:
+            return f"{where} contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where} contains a lone surrogate (invalid Unicode)"
+        return None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -_INT64 <= value < _INT64 else f"{where} is beyond 64 bits"
+    if isinstance(value, list | tuple):
+        return next((r for i, v in enumerate(value) if (r := unstorable(v, f"{where}[{i}]"))), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            reason = unstorable(key, f"{where} key") or unstorable(item, f"{where}.{key}")
+            if reason:
+                return reason
+        return None
+    if is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            reason = unstorable(getattr(value, item.name), f"{where}.{item.name}")
+            if reason:
+                return reason
+    return None

@@ -18,8 +18,9 @@ Writes are batched executemany statements (SQLAlchemy's insertmanyvalues), never
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
 from operator import attrgetter
@@ -27,7 +28,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
-from collectors.records import AdvertiserRecord, NormalisedAd, Page, TableRows
+from collectors.records import (
+    AdvertiserRecord,
+    NormalisedAd,
+    Page,
+    Quarantined,
+    TableRows,
+    unstorable,
+)
 from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.archive import archive
@@ -134,7 +142,9 @@ def load_page(
             redactor=redactor,
             fetched_at=now,
         )
-    ads = _dedupe(page.ads)
+    storable, rejected = _split_unstorable(page.ads)
+    quarantined = page.quarantined + rejected
+    ads = _dedupe(storable)
     advertiser_records = [ad.advertiser for ad in ads if ad.advertiser] + page.advertisers
     advertiser_ids = _upsert_advertisers(conn, source, advertiser_records, now)
     funder_ids = _ensure_funders(conn, {ad.funder for ad in ads if ad.funder}, now)
@@ -145,9 +155,9 @@ def load_page(
     faults.point("in_batch")
     for rows in page.tables:
         _upsert_table_rows(conn, rows)
-    if page.quarantined:
-        _quarantine(conn, page, source, run_id, raw_id, now, redactor)
-        result.quarantined = len(page.quarantined)
+    if quarantined:
+        _quarantine(conn, page.scope, quarantined, source, run_id, raw_id, now, redactor)
+        result.quarantined = len(quarantined)
     if page.listing_complete and page.listing_started_at is not None:
         result.delisted = _delist(conn, source, page.scope, page.listing_started_at, now)
     _save_checkpoint(conn, source, page, now)
@@ -519,9 +529,37 @@ def _upsert_table_rows(conn: Connection, rows: TableRows) -> None:
         conn.execute(upsert(conn, table, rows.key, columns), list(part))
 
 
+def _split_unstorable(ads: Sequence[NormalisedAd]) -> tuple[list[NormalisedAd], list[Quarantined]]:
+    """Set aside ads no database can hold (lone surrogates, NUL, numbers beyond 64 bits).
+
+    Any collector may pass such a value through from a platform's JSON or CSV; written with the
+    rest, it would fail the Page's whole transaction and stall the scope on every rerun.
+    Quarantined instead, it is kept (escaped) with its reason and the rest of the Page loads.
+    """
+    storable: list[NormalisedAd] = []
+    rejected: list[Quarantined] = []
+    for ad in ads:
+        reason = unstorable(ad)
+        if reason is None:
+            storable.append(ad)
+            continue
+        payload = json.dumps(asdict(ad), ensure_ascii=True, default=str)
+        rejected.append(Quarantined(reason, payload, ad.raw_ref or ad.source_ad_id))
+    return storable, rejected
+
+
+def _storable_text(value: str) -> str:
+    """``value`` with lone surrogates and NUL escaped, so a quarantine row itself never fails."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    escaped = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped.replace("\x00", "\\x00")
+
+
 def _quarantine(
     conn: Connection,
-    page: Page,
+    scope: str,
+    items: list[Quarantined],
     source: str,
     run_id: int,
     raw_id: int | None,
@@ -534,14 +572,14 @@ def _quarantine(
             {
                 "run_id": run_id,
                 "source": source,
-                "scope": page.scope,
+                "scope": scope,
                 "raw_record_id": raw_id,
-                "raw_ref": item.raw_ref,
-                "reason": redactor.text(item.reason),
-                "payload": redactor.text(item.payload),
+                "raw_ref": _storable_text(item.raw_ref) if item.raw_ref else None,
+                "reason": _storable_text(redactor.text(item.reason)),
+                "payload": _storable_text(redactor.text(item.payload)),
                 "quarantined_at": now,
             }
-            for item in page.quarantined
+            for item in items
         ],
     )
 
