@@ -30,14 +30,26 @@ from tests.conftest import run_cli, write_config
 
 
 class Controlled:
-    """A replica handler a test can break (every request answers 500) or slow down."""
+    """A replica handler a test can break (every request answers 500), slow down, or hold.
+
+    ``hold()`` makes every request wait until ``release()``: a run is then certainly in
+    progress for as long as the test needs, however slow the machine.
+    """
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.broken = False
         self.delay = 0.0
+        self._gate = threading.Event()
+        self._gate.set()
         self._hits = 0
         self._lock = threading.Lock()
+
+    def hold(self) -> None:
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
 
     @property
     def hits(self) -> int:
@@ -47,6 +59,7 @@ class Controlled:
     def __call__(self, request: ReplicaRequest) -> ReplicaResponse:
         with self._lock:
             self._hits += 1
+        self._gate.wait(timeout=60)
         if self.broken:
             return ReplicaResponse(status=500, body=b"internal error", content_type="text/plain")
         response = self.handler(request)
@@ -82,7 +95,11 @@ def bulk_replicas(workdir: Path) -> Iterator[Replicas]:
     snap = SnapReplica(workdir / "snap", years=(2019, 2022), ads=20)
     google_control, snap_control = Controlled(google.handle), Controlled(snap.handle)
     with ReplicaServer(google_control) as g, ReplicaServer(snap_control) as s:
-        yield Replicas(google, snap, google_control, snap_control, g.url, s.url)
+        try:
+            yield Replicas(google, snap, google_control, snap_control, g.url, s.url)
+        finally:  # let held requests go, so the servers can shut down
+            google_control.release()
+            snap_control.release()
 
 
 def ops_config(

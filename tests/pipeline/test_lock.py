@@ -25,46 +25,36 @@ from tests.pipeline.ops_helpers import (
     wait_for,
 )
 
-HOLD_SECONDS = 3.0
-
-
-def _timed(*args: str, log: Path) -> tuple[subprocess.Popen[str], float]:
-    return start_cli(*args, log=log), time.monotonic()
-
 
 def test_two_collects_started_together_one_runs_the_other_exits_3_at_once(
     database_url: str, tmp_path: Path
 ) -> None:
     with bulk_replicas(tmp_path / "replicas") as replicas:
-        replicas.google_control.delay = HOLD_SECONDS
+        replicas.google_control.hold()  # whoever gets the lock stays inside its run
         config = ops_config(tmp_path, database_url, replicas.sources())
         # A new database: both processes also race to create the schema (schema_lock).
-        runs = [
-            _timed("collect", "--config", str(config), log=tmp_path / f"collect{i}.out")
-            for i in (1, 2)
-        ]
-        ended = {}
-        while len(ended) < 2:
-            for i, (process, _) in enumerate(runs):
-                if i not in ended and process.poll() is not None:
-                    ended[i] = time.monotonic()
-            time.sleep(0.02)
-        outputs = [(tmp_path / f"collect{i}.out").read_text() for i in (1, 2)]
-        codes = [process.returncode for process, _ in runs]
-        assert sorted(codes) == [0, 3], outputs
-        loser = codes.index(3)
-        winner = 1 - loser
-        loser_seconds = ended[loser] - runs[loser][1]
-        winner_seconds = ended[winner] - runs[winner][1]
-        assert winner_seconds >= HOLD_SECONDS
-        # It did not wait for the winner's run (only, on this new database, for the winner
-        # to create the schema: schema_lock).
-        assert ended[loser] < ended[winner] - 1
-        assert loser_seconds < winner_seconds - 1
-        lines = outputs[loser].strip().splitlines()
-        assert len(lines) == 1, outputs[loser]
-        assert lines[0].startswith("adlib: another adlib run is collecting google (held by ")
-        assert lines[0].endswith("nothing was done: wait for it to finish")
+        logs = [tmp_path / f"collect{i}.out" for i in (1, 2)]
+        processes = [start_cli("collect", "--config", str(config), log=log) for log in logs]
+        try:
+            loser = wait_for(
+                lambda: next((p for p in processes if p.poll() is not None), None),
+                timeout=60,
+                what="one of the two collects to exit while the other is mid-run",
+            )
+            winner = processes[1 - processes.index(loser)]
+            output = logs[processes.index(loser)].read_text()
+            assert loser.returncode == 3, output
+            assert winner.poll() is None  # at once: the winner's run is still going
+            lines = output.strip().splitlines()
+            assert len(lines) == 1, output
+            assert lines[0].startswith("adlib: another adlib run is collecting google (held by ")
+            assert lines[0].endswith("nothing was done: wait for it to finish")
+            replicas.google_control.release()
+            assert winner.wait(timeout=60) == 0, logs[processes.index(winner)].read_text()
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
         database = Database(database_url)
         try:
             assert [r["status"] for r in database.runs("google")] == ["success"]
@@ -79,13 +69,13 @@ def test_collect_exits_3_while_the_daemon_collects_that_source(
         config = ops_config(
             tmp_path, database_url, replicas.sources(google={"schedule": "* * * * * *"})
         )
-        replicas.google_control.delay = HOLD_SECONDS
+        replicas.google_control.hold()
         daemon = start_cli(
             "schedule", "--config", str(config), "--source", "google", log=tmp_path / "d.out"
         )
         database = Database(database_url)
         try:
-            wait_for(lambda: replicas.google_control.hits > 0, 20, "the daemon's google run")
+            wait_for(lambda: replicas.google_control.hits > 0, 30, "the daemon's google run")
             blocked = run_cli("collect", "--config", str(config), "--source", "google")
             assert blocked.returncode == 3, blocked.stderr
             assert "another adlib run is collecting google" in blocked.stderr
@@ -94,6 +84,8 @@ def test_collect_exits_3_while_the_daemon_collects_that_source(
             # Locks are per source: the daemon's google run does not keep snap waiting.
             other = run_cli("collect", "--config", str(config), "--source", "snap")
             assert other.returncode == 0, other.stderr
+            replicas.google_control.release()
+            wait_for(lambda: database.runs("google", "success"), 30, "the daemon's run to end")
             code, _ = stop(daemon)
             assert code == 0
             # The daemon's jobs that came due while its own run was going were skipped, not
@@ -111,21 +103,21 @@ def test_the_daemon_skips_a_run_while_collect_holds_the_lock_and_carries_on(
 ) -> None:
     with bulk_replicas(tmp_path / "replicas") as replicas:
         config = ops_config(tmp_path, database_url, replicas.sources())
-        replicas.google_control.delay = HOLD_SECONDS
+        replicas.google_control.hold()
         collect = start_cli(
             "collect", "--config", str(config), "--source", "google", log=tmp_path / "c.out"
         )
-        wait_for(lambda: replicas.google_control.hits > 0, 20, "collect's google request")
+        wait_for(lambda: replicas.google_control.hits > 0, 30, "collect's google request")
         out = tmp_path / "d.out"
         daemon = start_cli(
             "schedule", "--config", str(config), "--source", "google", "--every", "1", log=out
         )
         database = Database(database_url)
         try:
-            wait_for(lambda: "run skipped: another adlib run" in out.read_text(), 20, "a skip")
-            assert collect.wait(timeout=30) == 0
-            replicas.google_control.delay = 0
-            wait_for(lambda: len(database.runs("google", "success")) >= 2, 20, "the daemon's run")
+            wait_for(lambda: "run skipped: another adlib run" in out.read_text(), 30, "a skip")
+            replicas.google_control.release()
+            assert collect.wait(timeout=60) == 0
+            wait_for(lambda: len(database.runs("google", "success")) >= 2, 30, "the daemon's run")
             assert daemon.poll() is None
             code, _ = stop(daemon)
             assert code == 0
