@@ -6,8 +6,9 @@ cites. What this module does about them, and why:
 Paging (notes §1.4). Only ``paging.cursors.after`` is used, always against the configured
 ``base_url``; ``paging.next`` is never followed because it carries the access token and could
 point anywhere. A pass ends on an empty ``data`` or a missing ``after``. A cursor seen twice in
-one pass (the server "would serve the same URL in the ``next`` field over and over", WMP) ends
-the pass with a warning instead of looping.
+one pass (the server "would serve the same URL in the ``next`` field over and over", WMP) stops
+the loop: the page's ads are kept, the pass stays open at the last good cursor and the scope
+fails, so the next run resumes there instead of advancing the watermark past unread ads.
 
 Incremental passes. A scope's checkpoint holds a date ``watermark`` and, while a pass is under
 way, the pass itself (its ``since``, the ``after`` cursor, the page size, the day it started). A
@@ -894,10 +895,20 @@ class MetaCollector(Collector):
             resumed_cursor = False
             size.succeeded()
             run.limit = size.limit
-            notices = self._repeat_notices(scope, fetched.after, seen)
-            if not fetched.data or fetched.after is None or notices:
+            if fetched.after is not None and fetched.after in seen:
+                # Meta is serving a page it already served (WMP saw it loop forever). Keep
+                # the ads, keep the pass open at the last good cursor and fail the scope:
+                # ending the pass would advance the watermark past ads never read.
+                yield self._page(
+                    scope, fetched, MetaState(state.ad_type, state.watermark, run).to_json()
+                )
+                raise TransientError(
+                    f"meta {scope}: Meta served the same page cursor twice; the pass stays "
+                    "open and resumes from the last good cursor on the next run"
+                )
+            if not fetched.data or fetched.after is None:
                 done = MetaState(state.ad_type, watermark=run.started, current=None)
-                yield self._page(scope, fetched, done.to_json(), notices)
+                yield self._page(scope, fetched, done.to_json())
                 return
             seen.add(fetched.after)
             run.after = fetched.after
@@ -905,16 +916,6 @@ class MetaCollector(Collector):
                 scope, fetched, MetaState(state.ad_type, state.watermark, run).to_json()
             )
             self._pause_for_usage(scope, fetched.usage)
-
-    def _repeat_notices(self, scope: str, after: str | None, seen: set[str]) -> list[str]:
-        if after is None or after not in seen:
-            return []
-        message = (
-            f"meta {scope}: Meta served the same page cursor twice; the pass ended early and "
-            f"may have missed ads (re-run with --since to re-read the window)"
-        )
-        self.log.warning(message)
-        return [message]
 
     def _pause_for_usage(self, scope: str, usage: Usage | None) -> None:
         """Slow down before Meta throttles us (the page itself arrived and was yielded)."""

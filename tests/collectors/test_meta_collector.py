@@ -152,19 +152,23 @@ def test_never_follows_paging_next(serve: Serve, context: CollectorContext) -> N
     assert len(server.requests) == len(pages)  # every request went to base_url
 
 
-def test_repeated_cursor_ends_the_pass_with_a_warning(
-    serve: Serve, context: CollectorContext, caplog: pytest.LogCaptureFixture
+def test_repeated_cursor_keeps_the_pass_open_and_fails_the_scope(
+    serve: Serve, context: CollectorContext
 ) -> None:
     rep = replica()
     rep.force("ok", "stuck_cursor")
     server = serve(rep)
-    with caplog.at_level(logging.WARNING):
-        pages = collect(collector(server, context), "US")
-    assert len(pages) == 2
-    assert ids(pages) == rep.ads_for("US")[:100]
-    assert pages[-1].checkpoint["pass"] is None
-    assert pages[-1].notices and "same page cursor twice" in pages[-1].notices[0]
-    assert any("same page cursor twice" in r.getMessage() for r in caplog.records)
+    meta = collector(server, context)
+    pages: list[Page] = []
+    with pytest.raises(TransientError, match="same page cursor twice"):
+        pages.extend(meta.fetch("US", None))
+    assert ids(pages) == rep.ads_for("US")[:100]  # the repeated page's ads are kept
+    state = pages[-1].checkpoint
+    assert state["pass"]["after"] == pages[0].checkpoint["pass"]["after"]  # last good cursor
+    assert state["watermark"] is None  # nothing skipped ahead
+    rest = collect(collector(server, context), "US", state)
+    assert set(ids(pages) + ids(rest)) == set(rep.ads_for("US"))
+    assert rest[-1].checkpoint["pass"] is None
 
 
 def test_empty_country(serve: Serve, context: CollectorContext) -> None:

@@ -228,9 +228,8 @@ def kill_trials(source_name: str, engine: str, trials: int, seed: int, folder: P
 def platform_errors(engine: str, folder: Path) -> Result:
     """Every documented Meta error, cut bodies, HTML, 429 + Retry-After, slow drips.
 
-    Each outcome is forced once in a run (the endless-next loop is a known loss, see the
-    xfail test in tests/reliability/test_matrix.py);
-    the run may fail a scope, the rerun must then complete it, and the database must equal an
+    Each outcome is forced once in a run (the endless-next loop has its own test in
+    tests/reliability/test_matrix.py); the run may fail a scope, the rerun must then complete it, and the database must equal an
     uninterrupted run's. The token is scanned for in everything both runs wrote.
     """
     result = Result("Meta errors, bad bodies, 429, timeouts, endless next", engine)

@@ -60,11 +60,6 @@ def test_postgresql_restart_mid_run(pg_database: str, tmp_path: Path) -> None:
     assert_clean(harness.pg_restart(tmp_path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collectors/meta.py ends a pass on a repeated cursor and advances the watermark, so "
-    "the ads after the stuck page are never re-read by later runs (data loss)",
-)
 def test_endless_next_loop_loses_nothing_after_a_rerun(tmp_path: Path) -> None:
     with harness.serve("meta", tmp_path) as source:
         expected = harness.reference(source, tmp_path)
