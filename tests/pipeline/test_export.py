@@ -188,8 +188,8 @@ def test_two_exports_are_byte_identical_and_batches_do_not_matter(
         assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
-def test_parquet_row_groups_follow_the_batch_size(hand_db: str, tmp_path: Path) -> None:
-    _export(hand_db, tmp_path / "out", ["KE"], fmt="parquet", batch_rows=2)
+def test_parquet_row_groups_follow_the_setting(hand_db: str, tmp_path: Path) -> None:
+    _export(hand_db, tmp_path / "out", ["KE"], fmt="parquet", batch_rows=1, row_group_rows=2)
     observations = pq.ParquetFile(tmp_path / "out" / "observations.parquet")
     assert observations.metadata.num_row_groups == 4  # 7 rows, 2 per group
     assert observations.read().num_rows == 7
