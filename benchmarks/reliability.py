@@ -29,8 +29,8 @@ or extra, `token_leaks` the places (outputs, files, database values) holding the
 `unhandled` tracebacks or runs that did not recover. The pytest suite
 (`tests/reliability/test_matrix.py`) runs a seeded subset on every CI run and asserts the zeros.
 
-Known gap (xfail in the suite): a Meta `next` cursor that repeats forever ends the pass early
-with a warning and its remaining ads are not re-read by the next run.
+Known gap (not in the table): a Meta `next` cursor that repeats ends the pass early with a
+warning; in one run (3 repeats, max_retries 4) the rerun did not re-read the missed ads.
 """
 
 
