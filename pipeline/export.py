@@ -11,17 +11,18 @@ How. All files are read in one read-only transaction (a snapshot on both engines
 agree even while a collector is writing. Rows stream from the database in batches
 (a server-side cursor on PostgreSQL) into a CSV writer or a Parquet row group, so memory stays
 flat whatever the country's size. CSV cells are rendered the same way on both engines
-(:class:`_Cells`); nothing in a CSV file depends on the time of export, so the same database
+(:class:`pipeline.cells.Cells`); nothing in a CSV file depends on the time of export, so the same database
 and arguments give byte-identical CSV files. ``manifest.json`` (written last: its presence
 means the export is complete) carries the export time and is therefore not byte-identical.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -34,14 +35,8 @@ from sqlalchemy import Connection, Engine, Table, bindparam, text
 from sqlalchemy.sql.elements import BindParameter
 
 from pipeline import db
-from pipeline.dictionary import (
-    FORMULA_RULE,
-    FORMULA_TRIGGERS,
-    KINDS,
-    column_kind,
-    render_export_dictionary,
-    table_entry,
-)
+from pipeline.cells import ARROW_TYPES, Cells, iso_utc, timestamp_value
+from pipeline.dictionary import FORMULA_RULE, column_kind, render_export_dictionary, table_entry
 from schema.models import (
     Ad,
     AdCountry,
@@ -230,7 +225,7 @@ def _write_table(
 ) -> int:
     kinds = [column_kind(c) for c in spec.table.columns]
     batches = _stream(conn, selection.statement(spec), request.batch_rows)
-    cells = _Cells(conn.dialect.name)
+    cells = Cells(conn.dialect.name)
     if request.fmt == "parquet":
         return _write_parquet(path, spec, kinds, batches, cells, request.row_group_rows)
     return _write_csv(path, spec, kinds, batches, cells)
@@ -241,11 +236,9 @@ def _write_csv(
     spec: ExportFile,
     kinds: list[str],
     batches: Iterator[Sequence[Sequence[Any]]],
-    cells: _Cells,
+    cells: Cells,
 ) -> int:
     """Rows to RFC 4180 CSV; conversions run a column at a time (fewer Python calls)."""
-    import csv
-
     converters = [(i, cells.csv(kind)) for i, kind in enumerate(kinds)]
     converters = [(i, fn) for i, fn in converters if fn is not None]
     count = 0
@@ -269,12 +262,12 @@ def _write_parquet(
     spec: ExportFile,
     kinds: list[str],
     batches: Iterator[Sequence[Sequence[Any]]],
-    cells: _Cells,
+    cells: Cells,
     row_group_rows: int,
 ) -> int:
     """Fetched batches become Arrow record batches, written a row group at a time."""
     schema = pa.schema(
-        [pa.field(c.name, _ARROW_TYPES[k]) for c, k in zip(spec.table.columns, kinds, strict=True)]
+        [pa.field(c.name, ARROW_TYPES[k]) for c, k in zip(spec.table.columns, kinds, strict=True)]
     )
     count = 0
     pending: list[pa.RecordBatch] = []
@@ -295,109 +288,6 @@ def _write_parquet(
         if pending or count == 0:
             writer.write_table(pa.Table.from_batches(pending, schema=schema))
     return count
-
-
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "date": pa.date32(),
-    "json": pa.string(),
-    "text": pa.string(),
-    "binary": pa.binary(),
-}
-assert set(_ARROW_TYPES) == set(KINDS)
-
-
-class _Cells:
-    """Per-kind converters from the driver's values to CSV cells and Arrow arrays.
-
-    The drivers hand back different Python values for the same column (SQLite: timestamps as
-    UTC text, booleans as 0/1, JSON as text; PostgreSQL: aware datetimes, bools, parsed JSON),
-    so each kind gets a converter per dialect that yields one canonical form.
-    """
-
-    def __init__(self, dialect: str) -> None:
-        self.sqlite = dialect == "sqlite"
-
-    def csv(self, kind: str) -> Callable[[Sequence[Any]], list[Any]] | None:
-        """The CSV converter of a column of ``kind``, or ``None`` to write values as they are."""
-        if kind == "text":
-            return _safe_texts
-        if kind == "json":
-            parse = _json_text_sqlite if self.sqlite else _json_text
-            return lambda values: _safe_texts([parse(v) for v in values])
-        if kind == "timestamp":
-            return _timestamp_texts if self.sqlite else _timestamp_values
-        if kind == "boolean":
-            return lambda values: [
-                None if v is None else ("true" if v else "false") for v in values
-            ]
-        if kind == "date" and not self.sqlite:
-            return lambda values: [None if v is None else v.isoformat() for v in values]
-        if kind == "binary":
-            return lambda values: [None if v is None else bytes(v).hex() for v in values]
-        return None
-
-    def arrow(self, kind: str, values: Sequence[Any], arrow_type: pa.DataType) -> pa.Array:
-        """``values`` of one column as an Arrow array of ``arrow_type``."""
-        if kind == "json":
-            convert = _json_text_sqlite if self.sqlite else _json_text
-            return pa.array([convert(v) for v in values], pa.string())
-        if self.sqlite and kind == "timestamp":
-            return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(arrow_type)
-        if self.sqlite and kind == "boolean":
-            return pa.array([None if v is None else bool(v) for v in values], arrow_type)
-        if self.sqlite and kind == "date":
-            return pa.array(values, pa.string()).cast(arrow_type)
-        return pa.array(values, arrow_type)
-
-
-def _safe_texts(values: Sequence[str | None]) -> list[str | None]:
-    """The formula rule (:data:`pipeline.dictionary.FORMULA_RULE`) over a column of text."""
-    return ["'" + v if v and v[0] in FORMULA_TRIGGERS else v for v in values]
-
-
-def _json_text(value: Any) -> str | None:
-    """Compact JSON with sorted keys; JSON ``null`` is NULL (the loader writes both forms)."""
-    if value is None:
-        return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def _json_text_sqlite(value: str | None) -> str | None:
-    return None if value is None else _json_text(json.loads(value))
-
-
-def _timestamp_texts(values: Sequence[str | None]) -> list[str | None]:
-    """SQLite's stored UTC text (``YYYY-MM-DD HH:MM:SS.ffffff``) as ISO 8601 with ``Z``."""
-    return [
-        None
-        if v is None
-        else (v[:10] + "T" + v[11:19] + "Z")
-        if v.endswith(".000000") and len(v) == 26
-        else _timestamp_text(v)
-        for v in values
-    ]
-
-
-def _timestamp_text(value: str | None) -> str | None:
-    """One stored UTC text timestamp as ISO 8601 with ``Z``, whatever its precision."""
-    if value is None:
-        return None
-    return _timestamp_value(datetime.fromisoformat(value).replace(tzinfo=UTC))
-
-
-def _timestamp_values(values: Sequence[datetime | None]) -> list[str | None]:
-    return [_timestamp_value(v) for v in values]
-
-
-def _timestamp_value(value: datetime | None) -> str | None:
-    """An aware datetime as ISO 8601 UTC with ``Z``, microseconds only when present."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _source_provenance(
@@ -434,13 +324,6 @@ def _source_provenance(
     return dict(sorted(sources.items()))
 
 
-def iso_utc(value: Any) -> str | None:
-    """A timestamp from either driver (SQLite text, PostgreSQL datetime) as ISO 8601 UTC."""
-    if value is None or isinstance(value, str):
-        return _timestamp_text(value)
-    return _timestamp_value(value)
-
-
 def _revision(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
@@ -473,7 +356,7 @@ def _manifest(
     generated_at: datetime,
 ) -> dict[str, Any]:
     return {
-        "generated_at": _timestamp_value(generated_at.replace(microsecond=0)),
+        "generated_at": timestamp_value(generated_at.replace(microsecond=0)),
         "adlib_version": adlib_version(),
         "schema_version": revision,
         "schema_head": db.head_revision(),

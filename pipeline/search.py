@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
-from pipeline.export import iso_utc
+from pipeline.cells import iso_utc
 from pipeline.sqlutil import chunks
 from pipeline.tabular import write_rows
 from schema.types import UTCDateTime

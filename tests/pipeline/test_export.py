@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.cells import ARROW_TYPES
+from pipeline.dictionary import KINDS
 from pipeline.export import EXPORT_FILES, ExportError, ExportRequest, run_export
 from pipeline.query import readonly_engine
 from tests.analyst_db import ReplicaDatabase, build_hand_database, invoke, rows
@@ -215,6 +217,7 @@ def test_refuses_a_directory_that_is_not_empty(hand_db: str, tmp_path: Path) -> 
 
 
 def test_every_export_file_is_in_the_dictionary(hand_db: str, tmp_path: Path) -> None:
+    assert set(ARROW_TYPES) == set(KINDS)
     _export(hand_db, tmp_path / "out", ["KE"])
     dictionary = (tmp_path / "out" / "DATA_DICTIONARY.md").read_text(encoding="utf-8")
     for spec in EXPORT_FILES:
