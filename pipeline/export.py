@@ -216,7 +216,8 @@ def _midnight(day: date) -> datetime:
 
 def _stream(conn: Connection, statement: Any, batch_rows: int) -> Iterator[Sequence[Sequence[Any]]]:
     """Batches of rows, fetched ``batch_rows`` at a time (a server-side cursor on PostgreSQL)."""
-    result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(statement)
+    options = {"stream_results": True, "yield_per": batch_rows}
+    result = conn.execute(statement, execution_options=options)
     yield from result.partitions(batch_rows)
 
 
