@@ -161,7 +161,22 @@ def render_schema_markdown() -> str:
         )
         lines += ["", f"### {name}", "", doc.description, ""]
         lines += _columns_table(entry, with_types=False)
-    lines += ["", "## Tables"]
+    lines += [
+        "",
+        "## Full-text search",
+        "",
+        "Not tables of the model, created by migration 0003 and kept current as ads load:",
+        "",
+        "- SQLite: FTS5 tables `ad_search` (rowid = `ads.id`; the text of the ad's creatives),",
+        "  `advertiser_search` (rowid = `advertisers.id`) and `funder_search` (rowid =",
+        "  `funders.id`), each with one column of text (`text` or `name`).",
+        "- PostgreSQL: GIN indexes `ix_ad_creatives_search`, `ix_advertisers_search` and",
+        "  `ix_funders_search` on `to_tsvector('simple', ...)` of the same text.",
+        "",
+        "`adlib search` queries them on either engine (see docs/queries.md).",
+        "",
+        "## Tables",
+    ]
     for table in sorted(Base.metadata.tables.values(), key=lambda t: t.name):
         entry = table_entry(table)
         lines += ["", f"### {table.name}", "", entry.description, ""]
