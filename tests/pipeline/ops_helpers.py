@@ -190,6 +190,11 @@ class Database:
             sql += " AND status = :status"
         return self.rows(sql + " ORDER BY id", source=source, status=status)
 
+    def last_status(self, source: str) -> str | None:
+        """The status of the source's latest run (None before any, or while unreachable)."""
+        runs = self.runs(source)
+        return str(runs[-1]["status"]) if runs else None
+
     def checkpoint(self, source: str, scope: str) -> dict[str, Any] | None:
         found = self.rows(
             "SELECT state, updated_at FROM checkpoints WHERE source = :s AND scope = :c",

@@ -133,7 +133,7 @@ def test_a_source_that_only_errors_never_stops_the_daemon(
 
             replicas.google_control.broken = False
             failures = len(db.runs("google", "failed"))
-            wait_for(lambda: db.runs("google")[-1]["status"] == "success", 30, "google recovering")
+            wait_for(lambda: db.last_status("google") == "success", 30, "google recovering")
             assert len(db.runs("google", "failed")) >= failures
             healthy = run_cli("status", "--config", str(config), "--check", "--no-token-check")
             assert healthy.returncode == 0, healthy.stdout
