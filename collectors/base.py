@@ -34,6 +34,9 @@ class SourceSettings(BaseModel):
     schedule: str | None = Field(default=None, description="cron expression for `adlib schedule`")
     timeout_seconds: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=6, ge=0)
+    retry_backoff_seconds: float = Field(
+        default=1.0, gt=0, description="first retry waits about this long, doubling each time"
+    )
     max_wait_seconds: float = Field(
         default=900.0, gt=0, description="longest single wait the platform may ask us for"
     )

@@ -118,18 +118,23 @@ class WaitTooLong(ThrottledError):
 class RetryPolicy:
     """How often and how long to retry; built from a source's settings.
 
-    The exponential base is tenacity's default of 1 s (1, 2, 4, ... plus up to ``jitter``
-    seconds): tenacity 9.2 deprecates ``initial`` and versions before it lack ``multiplier``,
-    so leaving both at their default is the only spelling that works across ``tenacity>=9,<10``.
+    Waits are tenacity's exponential series with its default 1 s base (1, 2, 4, ... plus up
+    to ``jitter`` seconds), scaled by ``backoff_seconds``: tenacity 9.2 deprecates ``initial``
+    and versions before it lack ``multiplier``, so the scaling is ours.
     """
 
     max_retries: int
     max_wait_seconds: float
     jitter: float = 1.0
+    backoff_seconds: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: SourceSettings) -> RetryPolicy:
-        return cls(max_retries=settings.max_retries, max_wait_seconds=settings.max_wait_seconds)
+        return cls(
+            max_retries=settings.max_retries,
+            max_wait_seconds=settings.max_wait_seconds,
+            backoff_seconds=settings.retry_backoff_seconds,
+        )
 
     def check_wait(self, seconds: float, what: str) -> float:
         """Return ``seconds`` if we are willing to wait that long, else raise :class:`WaitTooLong`."""
@@ -147,13 +152,15 @@ class _PlatformWait(wait_base):
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._backoff = wait_exponential_jitter(max=policy.max_wait_seconds, jitter=policy.jitter)
+        self._scale = policy.backoff_seconds
+        self._ceiling = policy.max_wait_seconds
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         if isinstance(error, ThrottledError) and error.wait_seconds is not None:
             return max(0.0, error.wait_seconds)
-        return self._backoff(retry_state)
+        return min(self._ceiling, self._backoff(retry_state) * self._scale)
 
 
 def _is_retryable(error: BaseException) -> bool:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
@@ -56,8 +57,11 @@ def pg_database() -> Iterator[str]:
         pytest.skip("PostgreSQL tests need ADLIB_TEST_PG_URL (CI sets it via .ci/run)")
     _pg_reachable(admin)
     name = f"adlib_test_{uuid.uuid4().hex[:12]}"
+    # No pool: the reliability matrix restarts the server, which kills pooled connections.
     engine = create_engine(
-        admin.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+        admin.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
     )
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

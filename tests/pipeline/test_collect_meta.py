@@ -38,6 +38,7 @@ def _config(tmp_path: Path, database_url: str, server: ReplicaServer, **meta: An
         "access_token": "${ADLIB_TEST_META_TOKEN}",
         "page_size": 100,
         "timeout_seconds": 1.0,
+        "retry_backoff_seconds": 0.05,
         **meta,
     }
     return write_config(
@@ -147,9 +148,7 @@ def test_thousands_of_ads_with_faults_land_exactly_once(database_url: str, tmp_p
     assert len(set(meta.ad_ids)) == 5000
     assert _scalar(database_url, "SELECT COUNT(*) FROM ads") == 5000
     assert _scalar(database_url, "SELECT COUNT(DISTINCT source_ad_id) FROM ads") == 5000
-    assert (
-        sum(1 for ad in meta.ad_ids if sum(ad in ads for ads in by_country.values()) > 1) > 100
-    )
+    assert sum(1 for ad in meta.ad_ids if sum(ad in ads for ads in by_country.values()) > 1) > 100
     expected = _expected_children(meta)
     for table, total in expected.items():
         assert _scalar(database_url, f"SELECT COUNT(*) FROM {table}") == total, table
