@@ -29,8 +29,9 @@ or extra, `token_leaks` the places (outputs, files, database values) holding the
 `unhandled` tracebacks or runs that did not recover. The pytest suite
 (`tests/reliability/test_matrix.py`) runs a seeded subset on every CI run and asserts the zeros.
 
-Known gap (not in the table): a Meta `next` cursor that repeats ends the pass early with a
-warning; in one run (3 repeats, max_retries 4) the rerun did not re-read the missed ads.
+A Meta `next` cursor that repeats (the endless-next loop) keeps the pass open at the last good
+cursor and fails the scope; `tests/reliability/test_matrix.py` checks that the rerun then
+loses nothing.
 """
 
 

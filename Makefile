@@ -1,0 +1,18 @@
+# Shortcuts; each target is one command you can also run by hand from .venv.
+PY ?= .venv/bin/python
+
+.PHONY: test lint reliability bench
+
+test:            ## the README's test command (PostgreSQL cases need ADLIB_TEST_PG_URL)
+	$(PY) -m pytest
+
+lint:
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+reliability:     ## the full fault matrix (20 kill -9 trials per source and engine); rewrites docs/reliability.md
+	$(PY) benchmarks/reliability.py --full
+
+bench:           ## throughput and memory against same-run baselines
+	$(PY) benchmarks/meta_ingest.py
+	$(PY) benchmarks/export.py
+	$(PY) benchmarks/google_ingest.py
