@@ -312,6 +312,12 @@ class Runner:
             outcome.status = "failed"
             cause = getattr(exc, "orig", None) or exc
             outcome.error = self.redactor.text(f"database error: {type(cause).__name__}: {cause}")
+        except OSError as exc:
+            # Disk full, permissions, a vanished data directory: the machine, not a bug.
+            outcome.status = "failed"
+            where = f" ({exc.filename})" if exc.filename else ""
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            outcome.error = self.redactor.text(f"system error: {reason}{where}")
         except Exception as exc:
             outcome.status = "failed"
             outcome.error = self.redactor.text(f"internal error: {type(exc).__name__}: {exc}")
