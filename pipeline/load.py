@@ -143,18 +143,22 @@ def load_page(
             fetched_at=now,
         )
     quarantined = list(page.quarantined)
+    # Optimistic: checking every value of every record up front costs a third of a bulk
+    # import, and a value no database stores is rare. On failure, roll back to the savepoint,
+    # set the offending ads aside and write the rest. Any other failure (disk full, lost
+    # connection) propagates as it is and the caller's transaction rolls back.
+    savepoint = conn.begin_nested()
     try:
-        # Optimistic: checking every value of every record up front costs a third of a bulk
-        # import, and a value no database stores is rare. On failure, roll back to the
-        # savepoint, set the offending ads aside and write the rest.
-        with conn.begin_nested():
-            _write_ads(conn, page, page.ads, source, run_id, now, raw_id, result)
+        _write_ads(conn, page, page.ads, source, run_id, now, raw_id, result)
     except Exception:
         storable, rejected = _split_unstorable(page.ads)
         if not rejected:
             raise
+        savepoint.rollback()
         quarantined += rejected
         _write_ads(conn, page, storable, source, run_id, now, raw_id, result)
+    else:
+        savepoint.commit()
     faults.point("in_batch")
     for rows in page.tables:
         _upsert_table_rows(conn, rows)
