@@ -292,6 +292,7 @@ def main() -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="adlib-export-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = run(f"sqlite:///{workdir / 'bench.sqlite'}", args.ads, workdir, "SQLite")
+    report(results)  # now, in case the PostgreSQL half fails
     pg_name = None
     admin = None
     if args.pg_url:

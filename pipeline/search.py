@@ -1,8 +1,8 @@
-"""Full-text search over ads: the loader's indexing hook and `adlib search`.
+"""Full-text search over ads: `adlib search`.
 
-The index itself (what is searchable, how each engine stores it) is described in
-:mod:`schema.views.search`. This module keeps SQLite's per-ad documents current and turns a
-researcher's query into SQL for either engine.
+The index itself (what is searchable, how each engine stores it, and how the loader keeps it
+current) is :mod:`schema.views.search`. This module turns a researcher's query into SQL for
+either engine.
 
 Query syntax, the same on both engines::
 
@@ -30,13 +30,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 
 from pipeline.cells import iso_utc
-from pipeline.sqlutil import chunks
 from pipeline.tabular import write_rows
 from schema.types import UTCDateTime
-from schema.views.search import CREATIVE_TEXT_COLUMNS, SQLITE_INDEX_ADS, pg_vector
-
-#: Ads per statement when re-indexing (bound parameters stay under SQLite's limit).
-INDEX_CHUNK = 900
+from schema.views.search import CREATIVE_TEXT_COLUMNS, pg_vector
 
 _WORD = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -44,21 +40,6 @@ _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
 class SearchSyntaxError(ValueError):
     """A query that cannot be searched for (nothing to look for, only exclusions)."""
-
-
-def index_ads(conn: Connection, ad_ids: Sequence[int]) -> None:
-    """Rebuild the search documents of ``ad_ids`` (new or changed ads) inside the caller's
-    transaction, after their creatives were written.
-
-    SQLite only: PostgreSQL's GIN indexes follow the rows themselves. Ads without creative text
-    get no document, so a bulk page of text-less ads costs one lookup per chunk.
-    """
-    if conn.dialect.name != "sqlite" or not ad_ids:
-        return
-    for part in chunks(list(ad_ids), INDEX_CHUNK):
-        marks = ", ".join("?" * len(part))
-        conn.exec_driver_sql(f"DELETE FROM ad_search WHERE rowid IN ({marks})", tuple(part))
-        conn.exec_driver_sql(SQLITE_INDEX_ADS.format(where=f"cr.ad_id IN ({marks})"), tuple(part))
 
 
 @dataclass(frozen=True, slots=True)

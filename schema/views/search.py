@@ -8,7 +8,7 @@ engines. There is no stemming: ads are in many languages.
 SQLite
     ``ad_search`` (FTS5, ``rowid`` = ``ads.id``) holds one document per ad with creative text.
     Rewriting it takes a few statements per loaded page, so the loader calls
-    :func:`pipeline.search.index_ads` for the ads it inserted or changed (bulk platforms
+    :func:`index_ads` for the ads it inserted or changed (bulk platforms
     without creative text cost one empty lookup per 900 ads). ``advertiser_search`` and
     ``funder_search`` (``rowid`` = the row's id) follow their tables through triggers: both
     tables are small and written outside the ad path.
@@ -25,6 +25,7 @@ Queries must use :func:`pg_vector` exactly as the indexes do, or PostgreSQL will
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
@@ -107,6 +108,26 @@ def drop_search_index(conn: Connection) -> None:
     else:
         for index in PG_INDEXES:
             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
+
+
+#: Ads per statement when re-indexing (bound parameters stay under SQLite's limit).
+INDEX_CHUNK = 900
+
+
+def index_ads(conn: Connection, ad_ids: Sequence[int]) -> None:
+    """Rebuild the search documents of ``ad_ids`` (new or changed ads) inside the caller's
+    transaction, after their creatives were written.
+
+    SQLite only: PostgreSQL's GIN indexes follow the rows themselves. Ads without creative text
+    get no document, so a bulk page of text-less ads costs one lookup per chunk.
+    """
+    if conn.dialect.name != "sqlite" or not ad_ids:
+        return
+    for start in range(0, len(ad_ids), INDEX_CHUNK):
+        part = tuple(ad_ids[start : start + INDEX_CHUNK])
+        marks = ", ".join("?" * len(part))
+        conn.exec_driver_sql(f"DELETE FROM ad_search WHERE rowid IN ({marks})", part)
+        conn.exec_driver_sql(SQLITE_INDEX_ADS.format(where=f"cr.ad_id IN ({marks})"), part)
 
 
 def is_search_object(name: str | None) -> bool:
