@@ -27,6 +27,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from collectors.records import (
     AdvertiserRecord,
@@ -216,9 +217,11 @@ class _Databases:
             pytest.skip("PostgreSQL tests need ADLIB_TEST_PG_URL (CI sets it via .ci/run)")
         _pg_reachable(admin_url)
         if self.admin is None:
+            # No pool: the reliability matrix restarts the server mid-session.
             self.admin = create_engine(
                 admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
                 isolation_level="AUTOCOMMIT",
+                poolclass=NullPool,
             )
         name = f"adlib_analyst_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as conn:
