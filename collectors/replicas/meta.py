@@ -92,6 +92,9 @@ FORCE_ONLY: tuple[str, ...] = ("ok", "stuck_cursor", "bad_record")
 
 DEFAULT_TOKEN = "EAAReplicaToken0000adlib"
 APP_ID = "2725429800000001"
+#: The fields the replica, like the real API (notes §1.3), accepts. Deliberately written out
+#: rather than imported from ``collectors.meta.FIELDS``: the replica stands for the platform, so
+#: a collector asking for a field the platform does not know must fail against it.
 KNOWN_FIELDS = frozenset(
     {
         "id",
