@@ -266,8 +266,12 @@ def main() -> None:
             adlib = results["adlib"]
             rate = adlib["ads"] / adlib["seconds"]
             if engine_name == "sqlite":
-                verdict = "MET" if rate >= 5000 and rate >= base_rate / 3 else "NOT MET"
-                print(f"target sqlite >= 5,000 ads/s and >= 1/3 of baseline: {verdict}")
+                print(f"target sqlite >= 5,000 ads/s: {'MET' if rate >= 5000 else 'NOT MET'}")
+                share = rate / base_rate
+                print(
+                    f"target >= 1/3 of the baseline's rate: {'MET' if share >= 1 / 3 else 'NOT MET'}"
+                    f" ({share:.2f}; the baseline writes 1 row per ad, adlib every child row too)"
+                )
             print(
                 f"target peak < 300 MB ({engine_name}): {'MET' if adlib['peak_mb'] < 300 else 'NOT MET'}"
             )
