@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +27,10 @@ from sqlalchemy import Engine, select
 
 from collectors.base import CollectorContext
 from collectors.bulk import Notices
+from collectors.google import normalise_creative_row
 from collectors.meta import MetaCollector, MetaSettings
 from collectors.redact import Redactor
+from collectors.replicas.google import CURRENCIES, creative_row, sample_advertisers
 from collectors.replicas.meta import MetaReplica
 from collectors.snap import normalise_snap_row
 from pipeline.db import ensure_schema, make_engine
@@ -137,3 +140,32 @@ def test_snap_row_normaliser_only_raises_value_error(row: dict[str, str]) -> Non
     except ValueError:
         return
     assert ad.source_ad_id == row["ADID"].strip()
+
+
+def _google_rows() -> list[dict[str, str]]:
+    """Creative-stats rows in Google's formats, as the bundle replica generates them."""
+    rng = random.Random(4)
+    advertisers = sample_advertisers()
+    currencies = CURRENCIES["current"]
+    return [
+        creative_row(rng, n, advertisers[n % len(advertisers)], currencies, n % 2 == 0)
+        for n in range(20)
+    ]
+
+
+GOOGLE_ROWS = _google_rows()
+
+
+@settings(max_examples=150, deadline=None)
+@given(row=st.sampled_from(GOOGLE_ROWS).flatmap(mutated_row))
+def test_google_creative_row_normaliser_only_raises_value_error(row: dict[str, str]) -> None:
+    try:
+        ad = normalise_creative_row(row, notices=Notices())
+    except ValueError:
+        return
+    assert ad.source_ad_id
+    assert (
+        ad.impressions_upper is None
+        or ad.impressions_lower is None
+        or (ad.impressions_lower <= ad.impressions_upper)
+    )
