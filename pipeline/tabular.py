@@ -22,6 +22,8 @@ from rich.text import Text
 
 #: Rows a terminal table shows; the rest are counted, not printed.
 TABLE_MAX_ROWS = 1000
+#: Table width when the output is not a terminal.
+PIPE_WIDTH = 200
 
 
 def _binary(value: Any) -> Any:
@@ -91,7 +93,8 @@ def _write_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: Tex
         count += 1
         if count <= TABLE_MAX_ROWS:
             table.add_row(*(Text("" if v is None else str(_binary(v))) for v in row))
-    console = Console(file=out)
+    # Off a terminal (a pipe, a log) there is no width to fit: do not squeeze to 80 columns.
+    console = Console(file=out, width=None if out.isatty() else PIPE_WIDTH)
     console.print(table)
     if count > TABLE_MAX_ROWS:
         console.print(
