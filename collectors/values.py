@@ -29,7 +29,7 @@ def parse_int(text: str) -> int | None:
         pass
     try:
         return int(Decimal(stripped).to_integral_value())
-    except InvalidOperation:
+    except (InvalidOperation, OverflowError):  # OverflowError: "Infinity" parses as a Decimal
         raise ValueError(f"not a number: {text!r}") from None
 
 

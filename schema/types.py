@@ -40,5 +40,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-#: JSON on SQLite (text), JSONB on PostgreSQL.
-JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: JSON on SQLite (text), JSONB on PostgreSQL. Python ``None`` is SQL NULL, never the JSON
+#: text ``null``, so "absent" has one spelling whichever statement wrote the row.
+JSONType = JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
