@@ -151,28 +151,11 @@ def run_adlib(pages: list[Path], url: str) -> int:
     from collectors.redact import Redactor
     from pipeline import db
     from pipeline.load import load_page
-    from schema.models import CollectionRun
+    from pipeline.runner import open_run
 
     engine = db.make_engine(url)
     db.ensure_schema(engine)
-    with engine.begin() as conn:
-        run_id = conn.execute(
-            CollectionRun.__table__.insert().returning(CollectionRun.id),
-            [
-                {
-                    "source": "meta",
-                    "scope": "US",
-                    "started_at": datetime.now(UTC),
-                    "status": "running",
-                    "pages": 0,
-                    "records": 0,
-                    "new": 0,
-                    "changed": 0,
-                    "observations": 0,
-                    "quarantined": 0,
-                }
-            ],
-        ).scalar_one()
+    run_id = open_run(engine, "meta", "US", datetime.now(UTC))
     redactor = Redactor([TOKEN])
     ads = 0
     for number, path in enumerate(pages):

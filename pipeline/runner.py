@@ -148,6 +148,32 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def open_run(
+    engine: Engine,
+    source: str,
+    scope: str,
+    started_at: datetime,
+    *,
+    status: str = "running",
+    finished_at: datetime | None = None,
+) -> int:
+    """Insert a ``collection_runs`` row (counters start at their column default, 0)."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            _runs.insert().returning(_runs.c.id),
+            [
+                {
+                    "source": source,
+                    "scope": scope,
+                    "started_at": started_at,
+                    "finished_at": finished_at,
+                    "status": status,
+                }
+            ],
+        )
+        return int(row.scalar_one())
+
+
 class Runner:
     """Runs collectors into the database configured in ``config``."""
 
@@ -344,25 +370,7 @@ class Runner:
         return dict(state) if state else None
 
     def _open_run(self, source: str, scope: str) -> int:
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                _runs.insert().returning(_runs.c.id),
-                [
-                    {
-                        "source": source,
-                        "scope": scope,
-                        "started_at": utcnow(),
-                        "status": "running",
-                        "pages": 0,
-                        "records": 0,
-                        "new": 0,
-                        "changed": 0,
-                        "observations": 0,
-                        "quarantined": 0,
-                    }
-                ],
-            )
-            return int(row.scalar_one())
+        return open_run(self.engine, source, scope, utcnow())
 
     def _close_run(self, outcome: ScopeOutcome) -> None:
         try:

@@ -47,8 +47,7 @@ from collectors.replicas.snap import SnapReplica
 from pipeline import db
 from pipeline.config import parse_config
 from pipeline.load import load_page
-from pipeline.runner import run_collection
-from schema.models import CollectionRun
+from pipeline.runner import open_run, run_collection
 from tests.conftest import FIXTURES, _pg_admin_url, _pg_reachable, write_config
 
 HAND_FILE = FIXTURES / "analyst" / "ads.yaml"
@@ -106,25 +105,7 @@ def hand_data() -> dict[str, Any]:
 
 
 def _open_run(engine: Engine, source: str, scope: str, at: datetime) -> int:
-    with engine.begin() as conn:
-        return int(
-            conn.execute(
-                CollectionRun.__table__.insert().returning(CollectionRun.id),
-                [
-                    {
-                        "source": source,
-                        "scope": scope,
-                        "started_at": at,
-                        "finished_at": at,
-                        "status": "success",
-                        **dict.fromkeys(
-                            ("pages", "records", "new", "changed", "observations", "quarantined"),
-                            0,
-                        ),
-                    }
-                ],
-            ).scalar_one()
-        )
+    return open_run(engine, source, scope, at, status="success", finished_at=at)
 
 
 def build_hand_database(url: str) -> None:

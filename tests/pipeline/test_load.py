@@ -23,6 +23,7 @@ from collectors.records import (
 from collectors.redact import Redactor
 from pipeline import db
 from pipeline.load import load_page
+from pipeline.runner import open_run
 from schema.models import (
     Ad,
     AdCountry,
@@ -30,7 +31,6 @@ from schema.models import (
     AdObservation,
     AdRegion,
     Checkpoint,
-    CollectionRun,
 )
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -45,26 +45,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def _run(engine: Engine) -> int:
-    with engine.begin() as conn:
-        return int(
-            conn.execute(
-                CollectionRun.__table__.insert().returning(CollectionRun.id),
-                [
-                    {
-                        "source": "meta",
-                        "scope": "US",
-                        "started_at": T0,
-                        "status": "running",
-                        "pages": 0,
-                        "records": 0,
-                        "new": 0,
-                        "changed": 0,
-                        "observations": 0,
-                        "quarantined": 0,
-                    }
-                ],
-            ).scalar_one()
-        )
+    return open_run(engine, "meta", "US", T0)
 
 
 def _ad(ad_id: str, spend: int = 100, **kw: object) -> NormalisedAd:

@@ -35,7 +35,8 @@ from collectors.replicas.meta import MetaReplica
 from collectors.snap import normalise_snap_row
 from pipeline.db import ensure_schema, make_engine
 from pipeline.load import load_page
-from schema.models import Ad, CollectionRun, QuarantinedRecord
+from pipeline.runner import open_run
+from schema.models import Ad, QuarantinedRecord
 from tests.reliability.mutations import mutated, mutated_row
 
 TOKEN = "EAAhostileRecordsTOKEN0123456789"
@@ -71,19 +72,7 @@ def _collector(body: bytes, tmp_path: Path) -> MetaCollector:
 
 
 def _open_run(engine: Engine) -> int:
-    with engine.begin() as conn:
-        row = conn.execute(
-            CollectionRun.__table__.insert().returning(CollectionRun.__table__.c.id),
-            [
-                {
-                    "source": "meta",
-                    "scope": "US",
-                    "started_at": datetime.now(UTC),
-                    "status": "running",
-                }
-            ],
-        )
-        return int(row.scalar_one())
+    return open_run(engine, "meta", "US", datetime.now(UTC))
 
 
 @PROPERTY
