@@ -27,6 +27,7 @@ from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy.exc import DataError
 
 from collectors.records import (
     AdvertiserRecord,
@@ -119,6 +120,13 @@ class PageResult:
     quarantined: int = 0
     delisted: int = 0
 
+    def add_writes(self, other: PageResult) -> None:
+        """Count the ads ``other`` (one committed savepoint's attempt) wrote."""
+        self.records += other.records
+        self.new += other.new
+        self.changed += other.changed
+        self.observations += other.observations
+
 
 def load_page(
     conn: Connection,
@@ -144,19 +152,23 @@ def load_page(
         )
     quarantined = list(page.quarantined)
     # Optimistic: checking every value of every record up front costs a third of a bulk
-    # import, and a value no database stores is rare. On failure, roll back to the savepoint,
-    # set the offending ads aside and write the rest. Any other failure (disk full, lost
-    # connection) propagates as it is and the caller's transaction rolls back.
+    # import, and a value no database stores is rare. On failure, roll back to the savepoint
+    # and find the offending ads (see _write_storable); the rest of the Page is written.
     savepoint = conn.begin_nested()
     try:
-        _write_ads(conn, page, page.ads, source, run_id, now, raw_id, result)
-    except Exception:
-        storable, rejected = _split_unstorable(page.ads)
-        if not rejected:
-            raise
+        _write_ads(
+            conn, page.ads, page.advertisers, page.scope, source, run_id, now, raw_id, result
+        )
+    except Exception as error:
         savepoint.rollback()
+        storable, rejected = _split_unstorable(page.ads)
+        if not rejected and not isinstance(error, DataError):
+            raise
+        result = PageResult()
         quarantined += rejected
-        _write_ads(conn, page, storable, source, run_id, now, raw_id, result)
+        quarantined += _write_storable(
+            conn, storable, page.advertisers, page.scope, source, run_id, now, raw_id, result
+        )
     else:
         savepoint.commit()
     faults.point("in_batch")
@@ -174,23 +186,79 @@ def load_page(
 
 def _write_ads(
     conn: Connection,
-    page: Page,
     records: Sequence[NormalisedAd],
+    advertisers: list[AdvertiserRecord],
+    scope: str,
     source: str,
     run_id: int,
     now: datetime,
     raw_id: int | None,
     result: PageResult,
 ) -> None:
-    """Advertisers, funders, ads and their children of one Page."""
+    """Advertisers (the ads' own and ``advertisers``), funders, ads and their children."""
     ads = _dedupe(records)
-    advertiser_records = [ad.advertiser for ad in ads if ad.advertiser] + page.advertisers
+    advertiser_records = [ad.advertiser for ad in ads if ad.advertiser] + advertisers
     advertiser_ids = _upsert_advertisers(conn, source, advertiser_records, now)
     funder_ids = _ensure_funders(conn, {ad.funder for ad in ads if ad.funder}, now)
     if ads:
-        _load_ads(
-            conn, ads, page.scope, source, run_id, now, raw_id, advertiser_ids, funder_ids, result
-        )
+        _load_ads(conn, ads, scope, source, run_id, now, raw_id, advertiser_ids, funder_ids, result)
+
+
+def _write_storable(
+    conn: Connection,
+    ads: list[NormalisedAd],
+    advertisers: list[AdvertiserRecord],
+    scope: str,
+    source: str,
+    run_id: int,
+    now: datetime,
+    raw_id: int | None,
+    result: PageResult,
+) -> list[Quarantined]:
+    """Write ``ads`` after the Page's batch failed; return the ads this database refused.
+
+    ``unstorable`` catches what no engine stores, but some values only one engine refuses:
+    PostgreSQL enforces ``VARCHAR(n)`` (a 20-letter "currency") and numeric ranges, SQLite
+    does not. If the batch fails with such a ``DataError``, each ad is written in its own
+    savepoint and the ones refused are quarantined with the database's reason, so one odd
+    value never stalls its scope. Failures that are not about a value (lost connection, disk
+    full) propagate and the caller's transaction rolls back.
+    """
+    if _attempt(conn, ads, advertisers, scope, source, run_id, now, raw_id, result) is None:
+        return []
+    _write_ads(conn, [], advertisers, scope, source, run_id, now, raw_id, result)
+    refused: list[Quarantined] = []
+    for ad in ads:
+        error = _attempt(conn, [ad], [], scope, source, run_id, now, raw_id, result)
+        if error is not None:
+            reason = str(error.orig).strip().splitlines()[0]
+            refused.append(_set_aside(ad, f"the database refused a value: {reason}"))
+    return refused
+
+
+def _attempt(
+    conn: Connection,
+    ads: list[NormalisedAd],
+    advertisers: list[AdvertiserRecord],
+    scope: str,
+    source: str,
+    run_id: int,
+    now: datetime,
+    raw_id: int | None,
+    result: PageResult,
+) -> DataError | None:
+    """Write ``ads`` in a savepoint: None once committed and counted in ``result``, else the
+    ``DataError`` the savepoint was rolled back for (nothing of it written or counted)."""
+    attempt = PageResult()
+    savepoint = conn.begin_nested()
+    try:
+        _write_ads(conn, ads, advertisers, scope, source, run_id, now, raw_id, attempt)
+    except DataError as error:
+        savepoint.rollback()
+        return error
+    savepoint.commit()
+    result.add_writes(attempt)
+    return None
 
 
 def _dedupe(ads: Sequence[NormalisedAd]) -> list[NormalisedAd]:
@@ -381,9 +449,9 @@ def _load_ads(
             changed_ads.append((found[0], ad))
             if found[2] != o_hash:
                 observe.append((found[0], ad))
-    result.records = len(ads)
-    result.new = len(new_rows)
-    result.changed = len(changed_rows)
+    result.records += len(ads)
+    result.new += len(new_rows)
+    result.changed += len(changed_rows)
     ids: dict[str, int] = {key: value[0] for key, value in existing.items()}
     if new_rows:
         columns = list(new_rows[0])
@@ -414,7 +482,7 @@ def _load_ads(
                 for pk, ad in observe
             ]
         )
-        result.observations = len(observe)
+        result.observations += len(observe)
 
 
 def _existing_ads(
@@ -571,9 +639,14 @@ def _split_unstorable(ads: Sequence[NormalisedAd]) -> tuple[list[NormalisedAd], 
         if reason is None:
             storable.append(ad)
             continue
-        payload = json.dumps(asdict(ad), ensure_ascii=True, default=str)
-        rejected.append(Quarantined(reason, payload, ad.raw_ref or ad.source_ad_id))
+        rejected.append(_set_aside(ad, reason))
     return storable, rejected
+
+
+def _set_aside(ad: NormalisedAd, reason: str) -> Quarantined:
+    """``ad`` as a quarantine item: its fields as ASCII JSON, so the row itself always stores."""
+    payload = json.dumps(asdict(ad), ensure_ascii=True, default=str)
+    return Quarantined(reason, payload, ad.raw_ref or ad.source_ad_id)
 
 
 def _storable_text(value: str) -> str:

@@ -248,3 +248,25 @@ def test_quarantined_records_are_kept_with_reason_and_counted(engine: Engine) ->
             )
         ).one()
     assert (reason, quarantined) == ("no id", 1)
+
+
+def test_a_value_only_this_engine_refuses_sets_aside_that_ad_alone(engine: Engine) -> None:
+    """PostgreSQL enforces VARCHAR(8) on currency, SQLite does not; neither stalls the Page."""
+    run = _run(engine)
+    _load(engine, Page("US", {}, ads=[_ad("1"), _ad("2")]), run)
+    odd = _ad("2", spend=500, currency="USD" * 7)
+    page = Page("US", {"after": "c2"}, ads=[_ad("1", spend=300), odd, _ad("3")])
+    result = _load(engine, page, run)
+    with engine.connect() as conn:
+        spend = dict(conn.execute(select(Ad.source_ad_id, Ad.spend_lower)).all())
+        reasons = list(conn.scalars(text("SELECT reason FROM quarantined_records")))
+        state = conn.scalar(select(Checkpoint.state))
+    assert state == {"after": "c2"}
+    assert (spend["1"], spend["3"]) == (300, 100)
+    if engine.dialect.name == "postgresql":
+        assert spend["2"] == 100, "the refused update must leave the stored ad as it was"
+        assert len(reasons) == 1 and "too long" in reasons[0]
+        assert (result.records, result.new, result.changed, result.quarantined) == (2, 1, 1, 1)
+    else:
+        assert spend["2"] == 500 and reasons == []
+        assert (result.records, result.new, result.changed, result.quarantined) == (3, 1, 2, 0)
