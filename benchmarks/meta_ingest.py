@@ -34,6 +34,7 @@ TOKEN = "benchmark-token-not-secret"
 
 def generate_pages(folder: Path, n_ads: int) -> int:
     """Render ``n_ads`` replica ads as response bodies, one file per page; returns pages."""
+    from collectors.meta import FIELDS
     from collectors.replicas import ReplicaRequest
     from collectors.replicas.meta import MetaReplica
 
@@ -45,6 +46,9 @@ def generate_pages(folder: Path, n_ads: int) -> int:
         "ad_reached_countries": "['US']",
         "limit": str(PAGE_SIZE),
         "ad_active_status": "ALL",
+        # Every field the collector asks for: without ``fields`` Graph (and the replica) sends
+        # only id, page_id, delivery dates and the snapshot URL.
+        "fields": ",".join(FIELDS),
     }
     pages = 0
     while True:
