@@ -307,8 +307,8 @@ def _ad_id(raw: Mapping[str, Any]) -> str:
 
 
 def _text(value: Any, name: str) -> str | None:
-    if value is None:
-        return None
+    if value.__class__ is str or value is None:
+        return value
     if isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -337,7 +337,9 @@ def _share(value: Any, name: str) -> float | None:
     """A percentage as Meta sends it: a string fraction 0..1, possibly ``"2.6E-5"``."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if value.__class__ is not str and (
+        isinstance(value, bool) or not isinstance(value, str | int | float)
+    ):
         raise TypeError(f"{name} must be a number or numeric string, got {type(value).__name__}")
     try:
         share = float(value)
@@ -386,13 +388,15 @@ def _list(value: Any, name: str) -> list[Any]:
 def _strings(value: Any, name: str) -> list[str]:
     """A list of strings, accepting the older singular form (one plain string)."""
     items = [value] if isinstance(value, str) else _list(value, name)
+    if all(item.__class__ is str for item in items):  # what JSON gives: no per-item checks
+        return items
     return [text for item in items if (text := _text(item, name)) is not None]
 
 
 def _objects(value: Any, name: str) -> list[Mapping[str, Any]]:
     items = _list(value, name)
     for item in items:
-        if not isinstance(item, Mapping):
+        if item.__class__ is not dict and not isinstance(item, Mapping):
             raise TypeError(f"{name} must hold objects, got {type(item).__name__}")
     return items
 
@@ -406,8 +410,11 @@ def _country(code: str) -> str:
     return "GB" if upper == "UK" else upper
 
 
-def _merge(rows: Iterable[tuple[Key, Number | None]]) -> dict[Key, Number | None]:
+def _merge(rows: list[tuple[Key, Number | None]]) -> dict[Key, Number | None]:
     """Drop exact duplicate rows; sum the values of rows that share a key but differ."""
+    merged_once = dict(rows)
+    if len(merged_once) == len(rows):  # no key repeats: the usual case
+        return merged_once
     seen: set[tuple[Key, Number | None]] = set()
     merged: dict[Key, Number | None] = {}
     for key, value in rows:
@@ -450,8 +457,10 @@ def _creatives(raw: Mapping[str, Any]) -> list[CreativeRecord]:
 def _regions(value: Any) -> list[RegionShare]:
     rows = _objects(value, "delivery_by_region")
     merged = _merge(
-        (_text(row.get("region"), "region") or "", _share(row.get("percentage"), "percentage"))
-        for row in rows
+        [
+            (_text(row.get("region"), "region") or "", _share(row.get("percentage"), "percentage"))
+            for row in rows
+        ]
     )
     return [RegionShare(region, share) for region, share in merged.items() if region]
 
@@ -459,14 +468,16 @@ def _regions(value: Any) -> list[RegionShare]:
 def _demographics(value: Any) -> list[DemographicShare]:
     rows = _objects(value, "demographic_distribution")
     merged = _merge(
-        (
+        [
             (
-                _text(row.get("age"), "age") or "Unknown",
-                (_text(row.get("gender"), "gender") or "unknown").lower(),
-            ),
-            _share(row.get("percentage"), "percentage"),
-        )
-        for row in rows
+                (
+                    _text(row.get("age"), "age") or "Unknown",
+                    (_text(row.get("gender"), "gender") or "unknown").lower(),
+                ),
+                _share(row.get("percentage"), "percentage"),
+            )
+            for row in rows
+        ]
     )
     return [DemographicShare(age, gender, share) for (age, gender), share in merged.items()]
 
