@@ -221,9 +221,12 @@ class Retrier:
             raise
 
     def _log_retry(self, state: RetryCallState, what: str) -> None:
+        """INFO, not WARNING: a retry that then succeeds needs no person, and under cron the
+        console carries warnings only. Running out of retries fails the scope, logged as an
+        ERROR with this same last error."""
         error = state.outcome.exception() if state.outcome is not None else None
         delay = state.next_action.sleep if state.next_action is not None else 0.0
-        self.log.warning(
+        self.log.info(
             "%s failed (attempt %d of %d): %s; retrying in %.1f s",
             what,
             state.attempt_number,
