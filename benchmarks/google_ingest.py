@@ -10,6 +10,9 @@ the same run, on the same file:
 
 - ``sqlite3 .import --csv`` into one flat table (the floor for "get the rows into SQLite");
 - Python's ``csv`` reader alone (the floor for any Python parser);
+- the same rows adlib writes (ad, targeting items, countries, spend, observation) into tables
+  of the same keys with the csv reader and plain ``executemany``, no checks: the floor for
+  this schema from Python;
 - ``sqlite-utils insert --csv`` on a 100,000-row slice (a common Python tool);
 - adlib's normalised import: the file zipped into a bundle, served by the Google replica on
   loopback, collected by ``adlib collect`` (``pipeline.runner.run_collection``) in a
@@ -93,6 +96,79 @@ def csv_reader_only(csv_path: Path) -> None:
     with csv_path.open(encoding="utf-8", newline="") as handle:
         for _ in csv.reader(handle):
             pass
+
+
+_FLOOR_AD_COLUMNS = (
+    "Ad_ID", "Advertiser_ID", "Ad_Type", "Ad_URL", "Date_Range_Start", "Date_Range_End",
+    "First_Served_Timestamp", "Last_Served_Timestamp", "Impressions",
+)  # fmt: skip
+_FLOOR_TABLES = {
+    "targeting": ("ad_id TEXT, kind TEXT, value TEXT, included INTEGER", "ad_id, kind, value"),
+    "countries": ("ad_id TEXT, country TEXT", "ad_id, country"),
+    "spend": ("ad_id TEXT, currency TEXT, lower TEXT, upper TEXT", "ad_id, currency"),
+    "observations": ("ad_id TEXT, impressions TEXT, lower TEXT", "ad_id"),
+}
+
+
+def same_rows_floor(csv_path: Path, workdir: Path, batch: int = 5000) -> None:
+    """The floor of adlib's work: the same rows into tables of the same shape, no checks.
+
+    Python's csv reader, then per row the ad row, its targeting items (age, gender, included and
+    excluded geo, split naively on ``", "``), its countries, its spend range(s) and an
+    observation, written by plain ``executemany`` with the same keys adlib has, committed every
+    ``batch`` rows. What adlib adds on top (normalising, hashing, upserts, change history) is
+    its own cost; what this adds over ``.import`` is the cost of the relational schema itself.
+    """
+    import sqlite3
+
+    database = workdir / "same_rows.sqlite"
+    database.unlink(missing_ok=True)
+    conn = sqlite3.connect(database)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"CREATE TABLE ads ({', '.join(_FLOOR_AD_COLUMNS)}, PRIMARY KEY (Ad_ID))")
+    for table, (columns, key) in _FLOOR_TABLES.items():
+        conn.execute(
+            f"CREATE TABLE {table} ({columns}, PRIMARY KEY ({key}), "
+            "FOREIGN KEY (ad_id) REFERENCES ads (Ad_ID) ON DELETE CASCADE)"
+        )
+    csv.field_size_limit(1 << 30)
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        at = {name: i for i, name in enumerate(header)}
+        ad_columns = [at[name] for name in _FLOOR_AD_COLUMNS]
+        ranges = [(name[-3:], i, at[name.replace("Min", "Max")])
+                  for name, i in at.items() if name.startswith("Spend_Range_Min_")]  # fmt: skip
+        lists = [("age", at["Age_Targeting"], 1), ("gender", at["Gender_Targeting"], 1),
+                 ("geo", at["Geo_Targeting_Included"], 1),
+                 ("geo", at["Geo_Targeting_Excluded"], 0)]  # fmt: skip
+        regions, impressions = at["Regions"], at["Impressions"]
+        while True:
+            rows = list(itertools.islice(reader, batch))
+            if not rows:
+                break
+            out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ("ads", *_FLOOR_TABLES)}
+            for row in rows:
+                ad_id = row[0]
+                out["ads"].append(tuple(row[i] for i in ad_columns))
+                for kind, column, included in lists:
+                    if row[column]:
+                        out["targeting"] += [(ad_id, kind, v, included)
+                                             for v in row[column].split(", ")]  # fmt: skip
+                out["countries"] += [(ad_id, c) for c in row[regions].split(",") if c]
+                out["spend"] += [(ad_id, cur, row[lo], row[hi])
+                                 for cur, lo, hi in ranges if row[lo] not in ("", "0")]  # fmt: skip
+                out["observations"].append((ad_id, row[impressions], None))
+            for table, values in out.items():
+                marks = ", ".join("?" for _ in values[0]) if values else ""
+                if values:
+                    conn.executemany(
+                        f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING", values
+                    )
+            conn.commit()
+    conn.close()
 
 
 def write_slice(csv_path: Path, slice_path: Path, rows: int) -> None:
@@ -219,6 +295,8 @@ def main() -> int:
     results = [
         baseline,
         timed("python csv reader alone", args.rows, lambda: csv_reader_only(csv_path)),
+        timed("same rows, same tables, no checks (floor)", args.rows,
+              lambda: same_rows_floor(csv_path, workdir)),
         timed(f"sqlite-utils insert --csv ({min(SLICE_ROWS, args.rows)} rows)",
               min(SLICE_ROWS, args.rows), lambda: sqlite_utils_insert(slice_path, workdir)),
     ]  # fmt: skip
