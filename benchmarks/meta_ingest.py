@@ -2,11 +2,16 @@
 
     python benchmarks/meta_ingest.py [--ads 100000] [--pg postgresql://user@host/db]
 
-1. The Meta replica renders N ads as real ``ads_archive`` response bodies (500 per page),
-   written to a temporary folder so no variant holds them all in memory.
+1. The Meta replica renders N ads as real ``ads_archive`` response bodies (500 per page, every
+   field the collector requests), written to a temporary folder so no variant holds them all
+   in memory.
 2. Each variant runs in its own process (so its peak RSS is its own) over the same files:
    * ``baseline``: ``json.loads`` of every page plus one plain ``executemany`` of the ads'
      scalar fields into a single flat table (sqlite3 / psycopg directly, no adlib code);
+   * ``same_rows``: ``json.loads`` plus the rows adlib writes for each ad (the flat row, its
+     regions, demographics, languages, platforms, creatives, country, spend, observation) by
+     plain ``executemany`` into tables with the same keys and foreign keys, no checks: the
+     floor of this schema from Python, so the cost of the schema and adlib's own show apart;
    * ``adlib``: what a collection does per page minus the network: ``json.loads``,
      ``collectors.meta.normalise`` for every ad, and ``pipeline.load.load_page`` in one
      transaction (raw archive, advertisers, funders, ads, every child table, observations,
