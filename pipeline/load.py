@@ -153,12 +153,11 @@ def load_page(
     quarantined = list(page.quarantined)
     # Optimistic: checking every value of every record up front costs a third of a bulk
     # import, and a value no database stores is rare. On failure, roll back to the savepoint
-    # and find the offending ads (see _write_storable); the rest of the Page is written.
+    # and find the offending ads (see _AdWriter.write_storable); the rest of the Page loads.
+    writer = _AdWriter(conn, page.scope, source, run_id, now, raw_id)
     savepoint = conn.begin_nested()
     try:
-        _write_ads(
-            conn, page.ads, page.advertisers, page.scope, source, run_id, now, raw_id, result
-        )
+        writer.write(page.ads, page.advertisers, result)
     except Exception as error:
         savepoint.rollback()
         storable, rejected = _split_unstorable(page.ads)
@@ -166,9 +165,7 @@ def load_page(
             raise
         result = PageResult()
         quarantined += rejected
-        quarantined += _write_storable(
-            conn, storable, page.advertisers, page.scope, source, run_id, now, raw_id, result
-        )
+        quarantined += writer.write_storable(storable, page.advertisers, result)
     else:
         savepoint.commit()
     faults.point("in_batch")
@@ -184,81 +181,73 @@ def load_page(
     return result
 
 
-def _write_ads(
-    conn: Connection,
-    records: Sequence[NormalisedAd],
-    advertisers: list[AdvertiserRecord],
-    scope: str,
-    source: str,
-    run_id: int,
-    now: datetime,
-    raw_id: int | None,
-    result: PageResult,
-) -> None:
-    """Advertisers (the ads' own and ``advertisers``), funders, ads and their children."""
-    ads = _dedupe(records)
-    advertiser_records = [ad.advertiser for ad in ads if ad.advertiser] + advertisers
-    advertiser_ids = _upsert_advertisers(conn, source, advertiser_records, now)
-    funder_ids = _ensure_funders(conn, {ad.funder for ad in ads if ad.funder}, now)
-    if ads:
-        _load_ads(conn, ads, scope, source, run_id, now, raw_id, advertiser_ids, funder_ids, result)
+@dataclass(slots=True, frozen=True)
+class _AdWriter:
+    """Writes a Page's ads (advertisers, funders, ads, children) where and as whom it was fetched."""
 
+    conn: Connection
+    scope: str
+    source: str
+    run_id: int
+    now: datetime
+    raw_id: int | None
 
-def _write_storable(
-    conn: Connection,
-    ads: list[NormalisedAd],
-    advertisers: list[AdvertiserRecord],
-    scope: str,
-    source: str,
-    run_id: int,
-    now: datetime,
-    raw_id: int | None,
-    result: PageResult,
-) -> list[Quarantined]:
-    """Write ``ads`` after the Page's batch failed; return the ads this database refused.
+    def write(
+        self,
+        records: Sequence[NormalisedAd],
+        advertisers: list[AdvertiserRecord],
+        result: PageResult,
+    ) -> None:
+        """Advertisers (the ads' own and ``advertisers``), funders, ads and their children."""
+        conn, now = self.conn, self.now
+        ads = _dedupe(records)
+        advertiser_records = [ad.advertiser for ad in ads if ad.advertiser] + advertisers
+        advertiser_ids = _upsert_advertisers(conn, self.source, advertiser_records, now)
+        funder_ids = _ensure_funders(conn, {ad.funder for ad in ads if ad.funder}, now)
+        if ads:
+            _load_ads(
+                conn, ads, self.scope, self.source, self.run_id, now, self.raw_id,
+                advertiser_ids, funder_ids, result,
+            )  # fmt: skip
 
-    ``unstorable`` catches what no engine stores, but some values only one engine refuses:
-    PostgreSQL enforces ``VARCHAR(n)`` (a 20-letter "currency") and numeric ranges, SQLite
-    does not. If the batch fails with such a ``DataError``, each ad is written in its own
-    savepoint and the ones refused are quarantined with the database's reason, so one odd
-    value never stalls its scope. Failures that are not about a value (lost connection, disk
-    full) propagate and the caller's transaction rolls back.
-    """
-    if _attempt(conn, ads, advertisers, scope, source, run_id, now, raw_id, result) is None:
-        return []
-    _write_ads(conn, [], advertisers, scope, source, run_id, now, raw_id, result)
-    refused: list[Quarantined] = []
-    for ad in ads:
-        error = _attempt(conn, [ad], [], scope, source, run_id, now, raw_id, result)
-        if error is not None:
-            reason = str(error.orig).strip().splitlines()[0]
-            refused.append(_set_aside(ad, f"the database refused a value: {reason}"))
-    return refused
+    def write_storable(
+        self, ads: list[NormalisedAd], advertisers: list[AdvertiserRecord], result: PageResult
+    ) -> list[Quarantined]:
+        """Write ``ads`` after the Page's batch failed; return the ads this database refused.
 
+        ``unstorable`` catches what no engine stores, but some values only one engine refuses:
+        PostgreSQL enforces ``VARCHAR(n)`` (a 20-letter "currency") and numeric ranges, SQLite
+        does not. If the batch fails with such a ``DataError``, each ad is written in its own
+        savepoint and the ones refused are quarantined with the database's reason, so one odd
+        value never stalls its scope. Failures that are not about a value (lost connection,
+        disk full) propagate and the caller's transaction rolls back.
+        """
+        if self._attempt(ads, advertisers, result) is None:
+            return []
+        self.write([], advertisers, result)
+        refused: list[Quarantined] = []
+        for ad in ads:
+            error = self._attempt([ad], [], result)
+            if error is not None:
+                reason = str(error.orig).strip().splitlines()[0]
+                refused.append(_set_aside(ad, f"the database refused a value: {reason}"))
+        return refused
 
-def _attempt(
-    conn: Connection,
-    ads: list[NormalisedAd],
-    advertisers: list[AdvertiserRecord],
-    scope: str,
-    source: str,
-    run_id: int,
-    now: datetime,
-    raw_id: int | None,
-    result: PageResult,
-) -> DataError | None:
-    """Write ``ads`` in a savepoint: None once committed and counted in ``result``, else the
-    ``DataError`` the savepoint was rolled back for (nothing of it written or counted)."""
-    attempt = PageResult()
-    savepoint = conn.begin_nested()
-    try:
-        _write_ads(conn, ads, advertisers, scope, source, run_id, now, raw_id, attempt)
-    except DataError as error:
-        savepoint.rollback()
-        return error
-    savepoint.commit()
-    result.add_writes(attempt)
-    return None
+    def _attempt(
+        self, ads: list[NormalisedAd], advertisers: list[AdvertiserRecord], result: PageResult
+    ) -> DataError | None:
+        """Write ``ads`` in a savepoint: None once committed and counted in ``result``, else
+        the ``DataError`` it was rolled back for (nothing of it written or counted)."""
+        attempt = PageResult()
+        savepoint = self.conn.begin_nested()
+        try:
+            self.write(ads, advertisers, attempt)
+        except DataError as error:
+            savepoint.rollback()
+            return error
+        savepoint.commit()
+        result.add_writes(attempt)
+        return None
 
 
 def _dedupe(ads: Sequence[NormalisedAd]) -> list[NormalisedAd]:
