@@ -97,6 +97,14 @@ class Collector(ABC):
         """Why this source cannot run with the given settings, or ``None`` if it can."""
         return None
 
+    def files_kept(self) -> int | None:
+        """How many downloaded files per scope stay on disk (the newest); ``None``: no limit.
+
+        Only sources that keep original files in the data directory (bulk downloads) have a
+        limit; API pages live compressed in the database and are not pruned.
+        """
+        return None
+
     def secrets(self) -> list[str]:
         """Strings that must never reach the database, logs or exports (tokens, keys)."""
         return []

@@ -63,6 +63,11 @@ class BulkFileSettings(SourceSettings):
     max_compression_ratio: float = Field(
         default=200.0, gt=1, description="refuse a zip member compressed more than this (x:1)"
     )
+    keep_files: int | None = Field(
+        default=14,
+        ge=1,
+        description="downloaded files kept per scope, the newest (null: keep every file)",
+    )
 
 
 @dataclass(slots=True)
@@ -321,6 +326,9 @@ class BulkFileCollector(Collector):
             yield Page(scope=scope, checkpoint=start.checkpoint.to_state())
             return
         yield from self._read(scope, start.checkpoint, fresh=start.fresh)
+
+    def files_kept(self) -> int | None:
+        return self.settings.keep_files
 
     def close(self) -> None:
         if self._client is not None:

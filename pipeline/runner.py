@@ -27,6 +27,7 @@ from pipeline import faults
 from pipeline.config import Config, ConfigError
 from pipeline.load import PageResult, load_page
 from pipeline.lock import SourceLocks
+from pipeline.retention import prune_files
 from schema.models import Checkpoint, CollectionRun
 
 EXIT_OK = 0
@@ -303,6 +304,7 @@ class Runner:
         outcome = ScopeOutcome(source=source, scope=scope, status="running")
         outcome.run_id = self._open_run(source, scope)
         self.reporter.scope_started(source, scope)
+        loaded_files: set[str] = set()
         try:
             for page in collector.fetch(scope, self._checkpoint(source, scope)):
                 faults.point("page_fetched")
@@ -316,12 +318,15 @@ class Runner:
                         redactor=self.redactor,
                     )
                 faults.point("after_commit")
+                if page.raw is not None and page.raw.kind == "file" and page.raw.path:
+                    loaded_files.add(page.raw.path)
                 outcome.add(result)
                 outcome.notices.extend(n for n in page.notices if n not in outcome.notices)
                 self.reporter.page_loaded(outcome)
                 if self.stop.is_set():
                     raise StopRequested()
             outcome.status = "success"
+            self._prune(collector, source, scope, loaded_files)
         except (StopRequested, KeyboardInterrupt):
             outcome.status = "interrupted"
             outcome.error = "stopped by signal after the last committed page"
@@ -354,6 +359,36 @@ class Runner:
         self._close_run(outcome)
         self.reporter.scope_finished(outcome)
         return outcome
+
+    def _prune(self, collector: Collector, source: str, scope: str, loaded: set[str]) -> None:
+        """Apply the source's file retention once a scope has read a new file to the end.
+
+        Retention frees disk; it never decides a scope's outcome, so a failure is a warning.
+        """
+        keep = collector.files_kept()
+        if not loaded or keep is None:
+            return
+        extra = {"source": source, "scope": scope, "event": "files_pruned"}
+        try:
+            pruned = prune_files(
+                self.engine,
+                source=source,
+                scope=scope,
+                keep=keep,
+                data_dir=self.config.data_dir,
+                protect=loaded,
+                now=utcnow(),
+            )
+        except (OSError, SQLAlchemyError) as exc:
+            reason = self.redactor.text(f"{type(exc).__name__}: {exc}")
+            self.log.warning("could not prune old files: %s", reason, extra=extra)
+            return
+        if pruned:
+            size = sum(f.size_bytes for f in pruned) / 1e6
+            self.log.info(
+                "pruned %d old file(s), %.0f MB (keep_files: %d)", len(pruned), size, keep,
+                extra=extra,
+            )  # fmt: skip
 
     def _sleep(self, seconds: float) -> None:
         """Collectors' waits (backoff, throttling) end early when a stop is requested."""

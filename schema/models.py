@@ -113,6 +113,10 @@ class RawRecord(Base):
     path: Mapped[str | None] = mapped_column(
         Text, comment="bulk files: path of the kept original, relative to the data directory"
     )
+    pruned_at: Mapped[datetime | None] = mapped_column(
+        comment="bulk files: when retention (keep_files) deleted the kept original; "
+        "NULL while it is on disk"
+    )
 
 
 class Ad(Base):

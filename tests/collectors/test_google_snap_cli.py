@@ -175,3 +175,32 @@ def test_snap_years_both_headers(
     assert [(value, bool(included)) for value, included in regions] == [("North Carolina", False)]
     notices = query(database_url, "SELECT notices FROM collection_runs WHERE scope = '2023'")
     assert "invalid UTF-8" in str(notices)
+
+
+def test_bundles_beyond_keep_files_are_pruned_and_their_rows_kept(
+    tmp_path: Path, database_url: str, google: tuple[GoogleBundleReplica, ReplicaServer]
+) -> None:
+    replica, server = google
+    config = configure(
+        tmp_path, database_url, google={**replica.settings(server.url), "keep_files": 2}
+    )
+    for run in range(3):
+        if run:
+            replica.change_ads(0.02)
+        result = collect(config, "google")
+        assert result.returncode == 0, result.stdout + result.stderr
+    files = query(
+        database_url,
+        "SELECT path, pruned_at FROM raw_records WHERE kind = 'file' ORDER BY fetched_at, id",
+    )
+    assert len({path for path, _ in files}) == 3
+    on_disk = {path for path, _ in files if (tmp_path / "data" / path).exists()}
+    assert [pruned is not None for _, pruned in files] == [True, False, False]
+    assert on_disk == {path for path, pruned in files if pruned is None}
+    assert len(list((tmp_path / "data" / "raw").rglob("*.zip"))) == 2
+    assert query(database_url, "SELECT COUNT(*) FROM ads") == [(GOOGLE_ADS,)]
+
+    unchanged = collect(config, "google")
+    assert unchanged.returncode == 0
+    assert query(database_url, "SELECT COUNT(*) FROM raw_records WHERE pruned_at IS NULL "
+                 "AND kind = 'file'") == [(2,)]  # fmt: skip
