@@ -85,6 +85,10 @@ def _sqlite_engine(url: str, readonly: bool) -> Engine:
         if not readonly:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # 64 MB of page cache instead of SQLite's 2 MB: a bulk import inserts into indexes
+            # keyed by random-looking ids (Google's CR...), whose pages a small cache keeps
+            # re-reading. Measured on the 1M-row creative-stats: 355 s -> 333 s, peak 181 -> 210 MB.
+            cursor.execute("PRAGMA cache_size = -65536")
         else:
             cursor.execute("PRAGMA query_only = ON")
         cursor.close()
