@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cells import ARROW_TYPES
+from pipeline.db import head_revision
 from pipeline.dictionary import KINDS
 from pipeline.export import EXPORT_FILES, ExportError, ExportRequest, run_export
 from pipeline.query import readonly_engine
@@ -99,7 +100,7 @@ def test_csv_export_holds_exactly_the_country_s_rows(hand_db: str, tmp_path: Pat
         ("women", "true"),
     ]
     assert manifest["filters"] == {"countries": ["KE"], "since": None, "until": None, "sources": []}
-    assert manifest["schema_version"] == manifest["schema_head"] == "0003"
+    assert manifest["schema_version"] == manifest["schema_head"] == head_revision()
     assert manifest["sources"]["meta"]["ads"] == 3
     assert manifest["sources"]["meta"]["last_successful_run"]["finished_at"] == (
         "2026-03-08T02:00:00Z"
