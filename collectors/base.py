@@ -78,6 +78,14 @@ class FatalError(CollectorError):
     """
 
 
+class TokenRejected(FatalError):
+    """The platform refuses the access token (invalid, expired, or its account lacks access).
+
+    Its own type because only a person can fix it: `adlib status` reports it as a problem,
+    while other fatal answers of a token check only leave the expiry unknown.
+    """
+
+
 class ScopeSkipped(CollectorError):
     """The source cannot run at all in this configuration (e.g. no access token)."""
 

@@ -55,6 +55,7 @@ from collectors.base import (
     FatalError,
     SourceSettings,
     ThrottledError,
+    TokenRejected,
     TransientError,
 )
 from collectors.http import Retrier, describe_url, make_client, parse_retry_after
@@ -658,12 +659,12 @@ class GraphResponses:
         codes = f"{code}/{subcode}" if subcode else f"{code}"
         label = f"Meta error {codes} (HTTP {status}) from {what}"
         if code == 190:
-            return FatalError(
+            return TokenRejected(
                 f"Meta rejected the access token (code 190): create a new long-lived token "
                 f"({TOKEN_HELP}) and set META_ACCESS_TOKEN. Meta said: {message}"
             )
         if code == 10 or subcode == 2332002:
-            return FatalError(
+            return TokenRejected(
                 f"Meta refused access to the Ad Library API (code {codes}): confirm "
                 f"your identity at facebook.com/ID, accept the terms at "
                 f"facebook.com/ads/library/api with the account that owns the token, then "
@@ -1026,7 +1027,9 @@ def token_expiry(settings: MetaSettings, client: httpx.Client | None = None) -> 
     """When the configured token expires, from Graph's ``debug_token`` (opop999's daily check).
 
     Returns ``None`` for a token that never expires (``expires_at`` 0). Raises
-    :class:`~collectors.base.FatalError` when there is no token or Meta says it is invalid,
+    :class:`~collectors.base.TokenRejected` when Meta says the token is invalid (or refuses
+    it, codes 190 and 10), :class:`~collectors.base.FatalError` when there is no token or the
+    answer cannot be read,
     :class:`~collectors.base.TransientError` when Meta cannot be reached. One attempt only:
     this is a status check, not a collection.
     """
@@ -1049,7 +1052,7 @@ def token_expiry(settings: MetaSettings, client: httpx.Client | None = None) -> 
     if not isinstance(data, dict):
         raise TransientError(f"response from {what} has no data object")
     if not data.get("is_valid"):
-        raise FatalError(
+        raise TokenRejected(
             f"Meta says the access token is not valid: create a new long-lived token ({TOKEN_HELP})"
         )
     expires_at = data.get("expires_at")

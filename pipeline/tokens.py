@@ -16,7 +16,7 @@ from typing import Literal
 
 import httpx
 
-from collectors.base import CollectorError, FatalError
+from collectors.base import CollectorError, FatalError, TokenRejected
 from pipeline.config import Config
 from pipeline.runner import RunReport
 
@@ -75,11 +75,9 @@ def _check(config: Config, name: str, now: datetime) -> TokenHealth | None:
     try:
         with make_client(quick) as client:
             expires_at = token_expiry(quick, client)
+    except TokenRejected as exc:
+        return TokenHealth(name, "rejected", None, f"REJECTED by Meta: {exc}")
     except FatalError as exc:
-        # token_expiry raises FatalError for a token Meta refuses, and (rarely) for an
-        # answer it cannot read at all; only the former names the token.
-        if "token" in str(exc).lower():
-            return TokenHealth(name, "rejected", None, f"REJECTED by Meta: {exc}")
         return TokenHealth(name, "unknown", None, f"expiry unknown: {exc}")
     except (CollectorError, httpx.HTTPError, OSError) as exc:
         return TokenHealth(name, "unknown", None, f"expiry unknown (debug_token failed: {exc})")

@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from collectors import collector_class
-from collectors.base import CollectorContext, FatalError, ThrottledError, TransientError
+from collectors.base import (
+    CollectorContext,
+    FatalError,
+    ThrottledError,
+    TokenRejected,
+    TransientError,
+)
 from collectors.http import WaitTooLong
 from collectors.meta import (
     GraphResponses,
@@ -242,7 +248,7 @@ def test_invalid_token_is_fatal_with_a_clear_message(
     rep = replica()
     rep.set_token_valid(False)
     server = serve(rep)
-    with pytest.raises(FatalError) as caught:
+    with pytest.raises(TokenRejected) as caught:
         collect(collector(server, context), "US")
     message = str(caught.value)
     assert message.startswith("Meta rejected the access token (code 190)")
@@ -305,7 +311,7 @@ def _observed_errors() -> list[dict[str, Any]]:
         (1, TransientError),
         (2, ReduceData),
         (3, TransientError),
-        (4, FatalError),
+        (4, TokenRejected),  # code 10/2332002: the token's account lacks access
     ],
 )
 def test_real_error_bodies_are_classified(index: int, expected: type[Exception]) -> None:
@@ -507,8 +513,9 @@ def test_token_expiry_never_and_invalid(serve: Serve) -> None:
     settings = MetaSettings(base_url=server.url, access_token=TOKEN)
     assert token_expiry(settings) is None
     rep.set_token_valid(False)
-    with pytest.raises(FatalError, match="code 190") as caught:
+    with pytest.raises(TokenRejected, match="code 190") as caught:
         token_expiry(settings)
     assert TOKEN not in str(caught.value)
-    with pytest.raises(FatalError, match="no access token"):
+    with pytest.raises(FatalError, match="no access token") as missing:
         token_expiry(MetaSettings(base_url=server.url))
+    assert not isinstance(missing.value, TokenRejected)
