@@ -159,10 +159,13 @@ def load_page(
     try:
         writer.write(page.ads, page.advertisers, result)
     except Exception as error:
-        savepoint.rollback()
         storable, rejected = _split_unstorable(page.ads)
         if not rejected and not isinstance(error, DataError):
+            # Not about a value (disk full, lost connection): re-raise it as it is. Rolling
+            # back first would fail on its own when the engine has already ended the
+            # transaction (SQLite on SQLITE_FULL) and hide this error behind "no such savepoint".
             raise
+        savepoint.rollback()
         result = PageResult()
         quarantined += rejected
         quarantined += writer.write_storable(storable, page.advertisers, result)
