@@ -162,8 +162,8 @@ def same_rows_floor(csv_path: Path, workdir: Path, batch: int = 5000) -> None:
                                  for cur, lo, hi in ranges if row[lo] not in ("", "0")]  # fmt: skip
                 out["observations"].append((ad_id, row[impressions], None))
             for table, values in out.items():
-                marks = ", ".join("?" for _ in values[0]) if values else ""
                 if values:
+                    marks = ", ".join("?" for _ in values[0])
                     conn.executemany(
                         f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING", values
                     )

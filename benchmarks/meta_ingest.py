@@ -134,10 +134,15 @@ def _insert_sql(table: str, columns: tuple[str, ...], mark: str) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
 
 
+def _create_flat_ads(conn: Any, key: str = "") -> None:
+    """The baseline's one flat table (``key``: its primary key, when children reference it)."""
+    typed = ", ".join(f"{c} {t}" for c, t in zip(_FLAT_COLUMNS, _FLAT_TYPES, strict=True))
+    conn.execute(f"CREATE TABLE flat_ads ({typed}{key})")
+
+
 def run_baseline(pages: list[Path], url: str) -> int:
     conn, mark = _connect(url)
-    typed = ", ".join(f"{c} {t}" for c, t in zip(_FLAT_COLUMNS, _FLAT_TYPES, strict=True))
-    conn.execute(f"CREATE TABLE flat_ads ({typed})")
+    _create_flat_ads(conn)
     insert = _insert_sql("flat_ads", _FLAT_COLUMNS, mark)
     ads = 0
     for path in pages:
@@ -215,8 +220,7 @@ def run_same_rows(pages: list[Path], url: str) -> int:
     own cost; what this adds over ``baseline`` is the cost of the relational schema itself.
     """
     conn, mark = _connect(url)
-    typed = ", ".join(f"{c} {t}" for c, t in zip(_FLAT_COLUMNS, _FLAT_TYPES, strict=True))
-    conn.execute(f"CREATE TABLE flat_ads ({typed}, PRIMARY KEY (id))")
+    _create_flat_ads(conn, ", PRIMARY KEY (id)")
     for table, (columns, key) in _SAME_ROWS_TABLES.items():
         typed = ", ".join(f"{c} {_SAME_ROWS_TYPES.get(c, 'TEXT')}" for c in columns)
         conn.execute(

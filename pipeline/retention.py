@@ -65,7 +65,7 @@ def prune_files(
             )
             .order_by(_raw.c.fetched_at.desc(), _raw.c.id.desc())
         ).all()
-    kept = [path for path in protect if any(row.path == path for row in rows)]
+    kept = [row.path for row in rows if row.path in protect]
     stale = []
     for row in rows:
         if row.path in kept:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -95,6 +95,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'adlib.sqlite'}"
     return str(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """adlib's engine on ``database_url``, its schema migrated to head."""
+    from pipeline import db
+
+    engine = db.make_engine(database_url)
+    db.ensure_schema(engine)
+    yield engine
+    engine.dispose()
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +20,6 @@ from collectors.records import (
     TargetingItem,
 )
 from collectors.redact import Redactor
-from pipeline import db
 from pipeline.load import load_page
 from pipeline.runner import open_run
 from schema.models import (
@@ -34,14 +32,6 @@ from schema.models import (
 )
 
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(database_url)
-    db.ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def _run(engine: Engine) -> int:

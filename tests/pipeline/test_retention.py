@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from pipeline import db
 from pipeline.retention import prune_files
 from schema.models import RawRecord
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 _raw = RawRecord.__table__
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(database_url)
-    db.ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def _file(engine: Engine, data_dir: Path, name: str, day: int, source: str = "google") -> str:

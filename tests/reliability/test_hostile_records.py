@@ -14,13 +14,11 @@ import csv
 import json
 import logging
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
@@ -33,7 +31,6 @@ from collectors.redact import Redactor
 from collectors.replicas.google import CURRENCIES, creative_row, sample_advertisers
 from collectors.replicas.meta import MetaReplica
 from collectors.snap import normalise_snap_row
-from pipeline.db import ensure_schema, make_engine
 from pipeline.load import load_page
 from pipeline.runner import open_run
 from schema.models import Ad, QuarantinedRecord
@@ -46,14 +43,6 @@ GOOD = [REPLICA.ad(ad_id) for ad_id in REPLICA.ad_ids]
 PROPERTY = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    ensure_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def _collector(body: bytes, tmp_path: Path) -> MetaCollector:

@@ -30,18 +30,18 @@ def assert_clean(result: Result) -> None:
 
 
 @pytest.fixture
-def engine(database_url: str) -> str:
+def engine_name(database_url: str) -> str:
     """The engine name, after conftest's database_url has skipped or failed a missing PG."""
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
 
 
 @pytest.mark.parametrize("source", ["meta", "snap"])
-def test_kill_9_at_a_random_point_then_rerun(engine: str, source: str, tmp_path: Path) -> None:
-    assert_clean(harness.kill_trials(source, engine, trials=1, seed=6, folder=tmp_path))
+def test_kill_9_at_a_random_point_then_rerun(engine_name: str, source: str, tmp_path: Path) -> None:
+    assert_clean(harness.kill_trials(source, engine_name, trials=1, seed=6, folder=tmp_path))
 
 
-def test_disk_full_while_downloading_and_committing(engine: str, tmp_path: Path) -> None:
-    assert_clean(harness.disk_full(engine, tmp_path))
+def test_disk_full_while_downloading_and_committing(engine_name: str, tmp_path: Path) -> None:
+    assert_clean(harness.disk_full(engine_name, tmp_path))
 
 
 def test_platform_errors_recover_and_never_leak_the_token(tmp_path: Path) -> None:
