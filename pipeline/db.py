@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 import schema
+from schema.views import VIEW_NAMES, create_views, drop_views
 
 MIGRATIONS_DIR = Path(schema.__file__).parent / "migrations"
 
@@ -121,12 +122,27 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision``."""
+    """Apply migrations up to ``revision``, then rebuild the analyst views at head.
+
+    Views are derived objects rendered from today's ``schema/views/*.sql``, so they are not
+    created by the migration that introduced them (a later view may read a table a later
+    migration adds). Alembic's env drops them before migrating (a view pins the columns a
+    migration alters); they are created again here once the schema is at head.
+    """
     cfg = alembic_config()
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()
+    if current_revision(engine) == head_revision():
+        refresh_views(engine)
+
+
+def refresh_views(engine: Engine) -> None:
+    """Drop and create every analyst view in one transaction."""
+    with engine.begin() as conn:
+        drop_views(conn)
+        create_views(conn)
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -138,6 +154,8 @@ def ensure_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision()
     if current == head:
+        if not set(VIEW_NAMES) <= set(inspect(engine).get_view_names()):
+            refresh_views(engine)  # a kill between migrating and creating the views
         return
     if current is None:
         existing = set(inspect(engine).get_table_names())

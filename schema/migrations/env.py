@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 
 from schema.models import Base
-from schema.views import include_object
+from schema.views import drop_views, include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -18,6 +18,9 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     connection = config.attributes["connection"]
+    # Views are rebuilt at head by pipeline.db.upgrade; dropped first in either direction,
+    # because a view pins the tables and columns that a migration alters or drops.
+    drop_views(connection)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -9,9 +9,9 @@ calendar day of a timestamp, month arithmetic, an ordered string aggregate) are 
 ``@macro(arg, ...)`` and expanded per dialect by :func:`render`, so a view's logic is written
 once. Everything else is plain SQL both engines accept.
 
-Migrations create these objects from the files (:func:`create_views`). A change to a view is
-a new migration that calls :func:`drop_views` then :func:`create_views`, so a database always
-holds the views of its revision.
+Views are derived objects: ``pipeline.db.upgrade`` drops them before migrating and creates
+them all from today's files once the schema is at head, so a change to a view needs no
+migration and a new view may read tables that any migration added.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ VIEW_NAMES: tuple[str, ...] = (
     "v_advertiser_spend_monthly",
     "v_funders",
     "v_spend_history",
+    "v_ad_actors",
 )
 
 #: ``@name(...)`` expansions per dialect; ``{0}``, ``{1}`` are the (already expanded) arguments.

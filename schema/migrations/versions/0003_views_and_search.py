@@ -4,16 +4,17 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-24 10:00:00.000000
 
-The views are created from ``schema/views/*.sql`` and the search objects from
-``schema.views.search``; existing ads are indexed here. A later change to a view is a new
-migration that drops and re-creates them (``drop_views`` then ``create_views``).
+The search objects come from ``schema.views.search``; existing ads are indexed here. The views
+themselves are rebuilt from ``schema/views/*.sql`` by ``pipeline.db.upgrade`` once the schema
+is at head (a view may read tables that later migrations add), so this migration only drops
+them on the way down.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-from schema.views import create_views, drop_views
+from schema.views import drop_views
 from schema.views.search import create_search_index, drop_search_index
 
 revision = "0003"
@@ -25,7 +26,6 @@ depends_on = None
 def upgrade() -> None:
     conn = op.get_bind()
     create_search_index(conn)
-    create_views(conn)
 
 
 def downgrade() -> None:
