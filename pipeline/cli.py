@@ -244,10 +244,12 @@ def print_summary(report: RunReport) -> None:
 @cli.command()
 @_config_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (for scripts)")
+@click.option("--csv", "as_csv", is_flag=True, help="one CSV row per source and scope")
 @click.option(
     "--check",
     is_flag=True,
-    help="exit 1 if an enabled source is failing, stale or never ran, or its token is rejected",
+    help="print only problems and warnings, one line each; exit 1 if an enabled source is "
+    "failing, stale or never ran, or its token is rejected",
 )
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source")
 @click.option("--no-token-check", is_flag=True, help="do not ask Meta when the token expires")
@@ -255,6 +257,7 @@ def print_summary(report: RunReport) -> None:
 def status(
     config_file: str | None,
     as_json: bool,
+    as_csv: bool,
     check: bool,
     sources: Sequence[str],
     no_token_check: bool,
@@ -262,10 +265,13 @@ def status(
     """Per source and scope: last success, last failure and its message, the last run's ads,
     new and changed, staleness (status.stale_after_hours, default 48 h) and token expiry.
 
-    With --check, exit 1 when there is a problem (for monitoring), else 0.
+    With --check, exit 1 when there is a problem (for monitoring), else 0; without --json or
+    --csv it prints only the problem and warning lines (nothing when all is well).
     """
-    from pipeline.status_view import print_json, print_table
+    from pipeline.status_view import print_csv, print_json, print_problems, print_table
 
+    if as_json and as_csv:
+        raise UsageProblem("--json and --csv: choose one output format")
     config = _load(config_file)
     for name in sources:
         if name not in config.sources:
@@ -278,6 +284,10 @@ def status(
         report = build_status(conn, config, now, list(sources) or None, tokens)
     if as_json:
         print_json(report)
+    elif as_csv:
+        print_csv(report)
+    elif check:
+        print_problems(report)
     else:
         print_table(report)
     if check and report.problems():

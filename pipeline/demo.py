@@ -33,6 +33,19 @@ GROUP BY a.source, c.country_code, a.currency
 ORDER BY ads DESC LIMIT 10"""
 
 
+DEMO_CONFIG_HEADER = """\
+# Written by `adlib demo`: lets `adlib sql/status/export/report` read the demo database.
+# The sources are listed so that `adlib status` knows their scopes; they are disabled
+# because the replicas they point at stopped when the demo ended.
+"""
+
+
+def _stopped(settings: dict[str, object]) -> dict[str, object]:
+    """A replica's source settings, disabled and without its (demo) secret."""
+    kept = {k: v for k, v in settings.items() if k != "access_token"}
+    return {"enabled": False, **kept}
+
+
 def available_replicas() -> dict[str, DemoReplica]:
     """The demo replica of every platform listed in ``collectors.replicas.DEMOS``."""
     replicas = {}
@@ -80,8 +93,16 @@ def run_demo(out_dir: Path) -> int:
 
     print_summary(report)
     (out_dir / "config.yaml").write_text(
-        "# Written by `adlib demo`: lets `adlib sql/status/export` read the demo database.\n"
-        + yaml.safe_dump({"database": {"url": database_url}}, sort_keys=False)
+        DEMO_CONFIG_HEADER
+        + yaml.safe_dump(
+            {
+                "database": {"url": database_url},
+                "data_dir": str((out_dir / "data").resolve()),
+                "countries": countries,
+                "sources": {name: _stopped(settings) for name, settings in sources.items()},
+            },
+            sort_keys=False,
+        )
     )
     console.print("\n[bold]Example query[/] (ads and summed lower spend bounds per country):")
     console.print(EXAMPLE_QUERY, style="dim")

@@ -1,7 +1,9 @@
-"""How `adlib status` prints a :class:`~pipeline.status.StatusReport`: a table, or JSON.
+"""How `adlib status` prints a :class:`~pipeline.status.StatusReport`: a table, CSV, JSON, or
+only what is wrong.
 
-The table is for people; ``--json`` is the stable interface for scripts. Both end with the
-problems and warnings, so the last lines of a monitoring probe's output say what is wrong.
+The table is for people; ``--json`` and ``--csv`` are the stable interfaces for scripts; with
+``--check`` alone a monitoring probe gets one line per problem or warning and nothing else, so
+a mail from cron is exactly the list of things to look at.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import json
 from datetime import datetime
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from pipeline.status import StatusReport
+from pipeline.status import ScopeHealth, StatusReport
+from pipeline.tabular import table_console, write_rows
 
 _COLUMNS = (
     "source",
@@ -29,8 +31,60 @@ _COLUMNS = (
 )
 
 
+#: ``--csv`` columns: one row per scope, times in ISO 8601 (UTC), empty when never.
+CSV_COLUMNS = (
+    "source",
+    "scope",
+    "health",
+    "last_status",
+    "last_started_at",
+    "last_success_at",
+    "last_failure_at",
+    "last_error",
+    "ads",
+    "new",
+    "changed",
+    "total_runs",
+    "enabled",
+)
+
+
 def print_json(report: StatusReport) -> None:
     click.echo(json.dumps(report.as_json(), indent=2, default=str))
+
+
+def print_csv(report: StatusReport) -> None:
+    """One row per scope; problems and warnings are in ``--json`` (a CSV has one shape)."""
+    write_rows(CSV_COLUMNS, (_csv_row(h) for h in report.scopes), "csv")
+
+
+def _csv_row(h: ScopeHealth) -> tuple[object, ...]:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return (
+        h.source,
+        h.scope,
+        h.health,
+        h.last_status,
+        iso(h.last_started_at),
+        iso(h.last_success_at),
+        iso(h.last_failure_at),
+        h.last_error,
+        h.records,
+        h.new,
+        h.changed,
+        h.total_runs,
+        h.enabled,
+    )
+
+
+def print_problems(report: StatusReport) -> None:
+    """Only what needs a person: ``PROBLEM ...`` and ``warning ...`` lines, nothing if healthy."""
+    for line in report.problems():
+        click.echo(f"PROBLEM {line}")
+    for line in report.warnings():
+        click.echo(f"warning {line}")
 
 
 def print_table(report: StatusReport) -> None:
@@ -52,17 +106,13 @@ def print_table(report: StatusReport) -> None:
             h.health,
             failure,
         )
-    Console().print(table)
+    table_console(table, click.get_text_stream("stdout")).print(table)
     # Plain lines, never wrapped: monitoring shows them and people grep them.
     for token in report.tokens:
         if not token.problem and not token.warning:
             click.echo(token.line())
-    problems = report.problems()
-    for line in problems:
-        click.echo(f"PROBLEM {line}")
-    for line in report.warnings():
-        click.echo(f"warning {line}")
-    if not problems:
+    print_problems(report)
+    if not report.problems():
         click.echo("OK: every enabled source is fresh and succeeding")
 
 

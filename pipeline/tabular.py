@@ -22,8 +22,6 @@ from rich.text import Text
 
 #: Rows a terminal table shows; the rest are counted, not printed.
 TABLE_MAX_ROWS = 1000
-#: Table width when the output is not a terminal.
-PIPE_WIDTH = 200
 
 
 def _binary(value: Any) -> Any:
@@ -84,6 +82,19 @@ def _write_json(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: Text
     return count
 
 
+def table_console(table: Table, out: TextIO) -> Console:
+    """A console that prints ``table`` to ``out``: fitted to a terminal, else at full width.
+
+    Off a terminal (a pipe, a log, a cron mail) there is no width to fit, and rich's default
+    of 80 columns wraps every cell over several lines; the table's natural width keeps one
+    row per line.
+    """
+    if out.isatty():
+        return Console(file=out)
+    wide = Console(file=out, width=1_000_000)
+    return Console(file=out, width=wide.measure(table).maximum)
+
+
 def _write_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> int:
     table = Table()
     for column in columns:
@@ -93,13 +104,9 @@ def _write_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: Tex
         count += 1
         if count <= TABLE_MAX_ROWS:
             table.add_row(*(Text("" if v is None else str(_binary(v))) for v in row))
-    # Off a terminal (a pipe, a log) there is no width to fit: do not squeeze to 80 columns.
-    console = Console(file=out, width=None if out.isatty() else PIPE_WIDTH)
-    console.print(table)
+    table_console(table, out).print(table)
     if count > TABLE_MAX_ROWS:
-        console.print(
-            f"{count - TABLE_MAX_ROWS:,} more rows not shown: use --csv or --json, or a LIMIT",
-            markup=False,
-            highlight=False,
+        out.write(
+            f"{count - TABLE_MAX_ROWS:,} more rows not shown: use --csv or --json, or a LIMIT\n"
         )
     return count

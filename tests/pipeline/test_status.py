@@ -6,6 +6,8 @@ moving recorded start times back, which is what a night without runs looks like.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 from collections.abc import Iterator
@@ -124,10 +126,21 @@ def test_new_scopes_must_run_and_removed_ones_retire(tmp_path: Path) -> None:
     sources["snap"]["years"] = [2022, 2023]
     sources["google"]["enabled"] = False
     config = ops_config(tmp_path, database_url, sources)
-    everything, only_google = run_parallel(
+    everything, only_google, table, as_csv = run_parallel(
         _status_args(config, "--check", "--json"),
         _status_args(config, "--check", "--source", "google"),
+        _status_args(config),
+        _status_args(config, "--csv"),
     )
+    # Piped (as under cron), the table is printed at full width: one line per scope.
+    assert any(
+        [cell.strip() for cell in line.split("│")[1:3]] == ["snap", "2019"] and "retired" in line
+        for line in table.stdout.splitlines()
+    ), table.stdout
+    assert "PROBLEM snap/2023: enabled but has never run" in table.stdout
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert {(r["source"], r["scope"]): r["health"] for r in rows}[("snap", "2019")] == "retired"
+    assert {(r["source"], r["scope"]): r["last_status"] for r in rows}[("snap", "2023")] == "never"
     code, report = _parsed(everything)
     assert code == 1
     assert report["problems"] == ["snap/2023: enabled but has never run"]
@@ -195,26 +208,33 @@ def test_token_expiry_is_in_status_and_warned_in_the_run_log(
         log_file = tmp_path / "adlib.log"
         collected = _cli("collect", "--config", str(config), "--log-file", str(log_file))
         assert collected.returncode == 0, collected.stderr
-        as_json, table = run_parallel(
+        as_json, table, check = run_parallel(
             ("status", "--config", str(config), "--json"),
+            ("status", "--config", str(config)),
             ("status", "--config", str(config), "--check"),
             env={"ADLIB_TEST_META_TOKEN": TOKEN},
         )
         report = json.loads(as_json.stdout)
-    assert table.returncode == 0  # a warning, not a failure: the token still works
+    assert check.returncode == 0  # a warning, not a failure: the token still works
     (token,) = report["tokens"]
     assert token["state"] == state
     log = log_file.read_text()
     if state == "expiring":
         assert "expires" in token["detail"] and "(in 3.0 days)" in token["detail"]
         assert "warning meta token: expires" in table.stdout
+        # --check prints only what needs a person: here, that one warning line.
+        assert check.stdout.splitlines() == [
+            line for line in table.stdout.splitlines() if line.startswith("warning")
+        ]
+        assert check.stdout.startswith("warning meta token: expires")
         assert "WARNING meta token: expires" in log
         assert "WARNING meta token: expires" in collected.stderr  # cron mails this
     else:
         assert "meta token: valid until" in table.stdout and "INFO    meta token: valid" in log
         assert "OK: every enabled source is fresh and succeeding" in table.stdout
+        assert check.stdout == ""  # healthy: nothing to mail
         assert collected.stderr == ""
-    for text_ in (log, collected.stderr, table.stdout, json.dumps(report)):
+    for text_ in (log, collected.stderr, table.stdout, check.stdout, json.dumps(report)):
         assert TOKEN not in text_
 
 
