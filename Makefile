@@ -6,8 +6,8 @@ PY ?= .venv/bin/python
 test:            ## the README's test command (PostgreSQL cases need ADLIB_TEST_PG_URL)
 	$(PY) -m pytest
 
-lint:
-	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+lint:            ## ruff, then the layering contracts in pyproject.toml ([tool.importlinter])
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && .venv/bin/lint-imports
 
 reliability:     ## the full fault matrix (20 kill -9 trials per source and engine); rewrites docs/reliability.md
 	$(PY) benchmarks/reliability.py --full
