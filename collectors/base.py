@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.records import Page
@@ -90,11 +92,22 @@ class ScopeSkipped(CollectorError):
     """The source cannot run at all in this configuration (e.g. no access token)."""
 
 
+@contextmanager
+def transport_errors_as_transient() -> Iterator[None]:
+    """Turn an HTTP-library error into a :class:`TransientError` (worth another night)."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise TransientError(f"network error: {type(exc).__name__}: {exc}") from None
+
+
 class Collector(ABC):
     """One platform. Subclasses set ``name`` and ``Settings`` and implement the two methods."""
 
     name: ClassVar[str]
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
+    #: True when :meth:`credential_expiry` can ask the platform about the configured token.
+    checks_credential: ClassVar[bool] = False
 
     def __init__(self, settings: SourceSettings, context: CollectorContext) -> None:
         self.settings = settings
@@ -124,6 +137,24 @@ class Collector(ABC):
     @abstractmethod
     def fetch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
         """Yield the scope's Pages in order, resuming from ``state`` (the last checkpoint)."""
+
+    def pages(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        """:meth:`fetch`, with any transport error that escaped it as a :class:`TransientError`.
+
+        The pipeline calls this, so it handles adlib's errors only and never names the HTTP
+        library a collector happens to use.
+        """
+        with transport_errors_as_transient():
+            yield from self.fetch(scope, state)
+
+    def credential_expiry(self) -> datetime | None:
+        """When the configured credential expires (``None``: it does not), asked of the platform.
+
+        Only for collectors with ``checks_credential``; one quick attempt, because it serves a
+        status check. Raises :class:`TokenRejected` when the platform refuses the credential and
+        another :class:`CollectorError` when it cannot tell.
+        """
+        raise NotImplementedError(f"{self.name} has no credential check")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most collectors hold nothing
         """Release network clients and temporary files."""

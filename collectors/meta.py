@@ -57,6 +57,7 @@ from collectors.base import (
     ThrottledError,
     TokenRejected,
     TransientError,
+    transport_errors_as_transient,
 )
 from collectors.http import Retrier, describe_url, make_client, parse_retry_after
 from collectors.records import (
@@ -802,6 +803,7 @@ class MetaCollector(Collector):
     name = SOURCE
     Settings = MetaSettings
     settings: MetaSettings
+    checks_credential = True
 
     def __init__(self, settings: SourceSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
@@ -823,6 +825,10 @@ class MetaCollector(Collector):
 
     def secrets(self) -> list[str]:
         return [self.settings.access_token] if self.settings.access_token else []
+
+    def credential_expiry(self) -> datetime | None:
+        with transport_errors_as_transient():
+            return token_expiry(self.settings, self.client)
 
     def scopes(self) -> list[str]:
         return _unique(_country(code) for code in self.context.countries)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-import httpx
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -306,7 +305,7 @@ class Runner:
         self.reporter.scope_started(source, scope)
         loaded_files: set[str] = set()
         try:
-            for page in collector.fetch(scope, self._checkpoint(source, scope)):
+            for page in collector.pages(scope, self._checkpoint(source, scope)):
                 faults.point("page_fetched")
                 with self.engine.begin() as conn:
                     result = load_page(
@@ -336,9 +335,6 @@ class Runner:
         except CollectorError as exc:
             outcome.status = "failed"
             outcome.error = self.redactor.text(str(exc)) or type(exc).__name__
-        except httpx.HTTPError as exc:
-            outcome.status = "failed"
-            outcome.error = self.redactor.text(f"network error: {type(exc).__name__}: {exc}")
         except SQLAlchemyError as exc:
             outcome.status = "failed"
             cause = getattr(exc, "orig", None) or exc

@@ -1,8 +1,9 @@
 """Access-token care: warn before a token expires, and call a rejected token by its name.
 
-Meta's user tokens live about 60 days; when one lapses, every nightly run fails until a person
-makes a new one. `adlib status` and the run log therefore ask Graph's ``debug_token`` endpoint
-(through :func:`collectors.meta.token_expiry`) and warn :data:`WARN_DAYS` days ahead. The check
+A platform token can lapse (Meta's user tokens live about 60 days), and then every nightly run
+fails until a person makes a new one. `adlib status` and the run log therefore ask each
+collector that ``checks_credential`` (:meth:`collectors.base.Collector.credential_expiry`)
+and warn :data:`WARN_DAYS` days ahead. The check
 is advisory: when Meta cannot be reached the answer is ``unknown``, never an error, so a
 monitoring probe does not fail because of a network blip.
 """
@@ -14,9 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import httpx
-
-from collectors.base import CollectorError, FatalError, TokenRejected
+from collectors import collector_class
+from collectors.base import CollectorContext, CollectorError, FatalError, TokenRejected
 from pipeline.config import Config
 from pipeline.runner import RunReport
 
@@ -63,24 +63,28 @@ def check_tokens(config: Config, sources: list[str], now: datetime) -> list[Toke
 
 
 def _check(config: Config, name: str, now: datetime) -> TokenHealth | None:
-    if name != "meta" or name not in config.sources or name in config.unavailable:
+    if name not in config.sources or name in config.unavailable:
         return None
-    from collectors.http import make_client
-    from collectors.meta import MetaSettings, token_expiry
-
-    settings = config.sources[name]
-    if not isinstance(settings, MetaSettings) or not settings.access_token:
+    cls = collector_class(name)
+    if not cls.checks_credential:
         return None
-    quick = settings.model_copy(update={"timeout_seconds": CHECK_TIMEOUT_SECONDS})
+    quick = config.sources[name].model_copy(update={"timeout_seconds": CHECK_TIMEOUT_SECONDS})
+    context = CollectorContext(
+        countries=config.countries, data_dir=config.data_dir, log=logging.getLogger("adlib")
+    )
+    collector = cls(quick, context)
+    if collector.skip_reason():
+        return None  # nothing configured to check; `collect` reports the skip
     try:
-        with make_client(quick) as client:
-            expires_at = token_expiry(quick, client)
+        expires_at = collector.credential_expiry()
     except TokenRejected as exc:
-        return TokenHealth(name, "rejected", None, f"REJECTED by Meta: {exc}")
+        return TokenHealth(name, "rejected", None, f"REJECTED: {exc}")
     except FatalError as exc:
         return TokenHealth(name, "unknown", None, f"expiry unknown: {exc}")
-    except (CollectorError, httpx.HTTPError, OSError) as exc:
-        return TokenHealth(name, "unknown", None, f"expiry unknown (debug_token failed: {exc})")
+    except (CollectorError, OSError) as exc:
+        return TokenHealth(name, "unknown", None, f"expiry unknown (token check failed: {exc})")
+    finally:
+        collector.close()
     return _expiry_health(name, expires_at, now)
 
 

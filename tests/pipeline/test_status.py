@@ -247,7 +247,7 @@ def test_a_rejected_token_is_reported_as_such(tmp_path: Path) -> None:
     assert rejected.returncode == 1
     assert "Meta rejected the access token (code 190)" in rejected.stderr
     assert check.returncode == 1
-    assert "PROBLEM meta token: REJECTED by Meta" in check.stdout
+    assert "PROBLEM meta token: REJECTED: Meta" in check.stdout
     assert "PROBLEM meta/US: failing: Meta rejected the access token" in check.stdout
     assert TOKEN not in rejected.stderr + check.stdout
 
