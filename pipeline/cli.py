@@ -252,7 +252,9 @@ def print_summary(report: RunReport) -> None:
     "failing, stale or never ran, or its token is rejected",
 )
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="only this source")
-@click.option("--no-token-check", is_flag=True, help="do not ask the platforms when their tokens expire")
+@click.option(
+    "--no-token-check", is_flag=True, help="do not ask the platforms when their tokens expire"
+)
 @_fails_cleanly
 def status(
     config_file: str | None,
