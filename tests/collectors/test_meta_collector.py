@@ -21,14 +21,8 @@ from collectors.base import (
     TransientError,
 )
 from collectors.http import WaitTooLong
-from collectors.meta import (
-    GraphResponses,
-    MetaCollector,
-    MetaSettings,
-    ReduceData,
-    parse_usage,
-    token_expiry,
-)
+from collectors.meta import MetaCollector, MetaSettings, token_expiry
+from collectors.meta.responses import GraphResponses, ReduceData, parse_usage
 from collectors.records import Page
 from collectors.redact import Redactor
 from collectors.replicas.meta import FAULTS, MetaReplica

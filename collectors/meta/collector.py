@@ -1,0 +1,258 @@
+"""The Meta collector: one scope per country, incremental passes, resumable at every page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from collectors.base import (
+    Collector,
+    CollectorContext,
+    SourceSettings,
+    TransientError,
+    transport_errors_as_transient,
+)
+from collectors.http import Retrier, describe_url, make_client
+from collectors.meta.normalise import country_code, normalise, unique
+from collectors.meta.responses import CursorRejected, GraphResponses, ReduceData, Usage, parse_usage
+from collectors.meta.settings import FIELDS, MIN_PAGE_SIZE, SOURCE, MetaSettings
+from collectors.meta.state import Fetched, MetaState, PageSize, PassState
+from collectors.meta.token import token_expiry
+from collectors.records import (
+    JsonDict,
+    Page,
+    Quarantined,
+    RawPayload,
+)
+from collectors.redact import Redactor
+
+
+class MetaCollector(Collector):
+    """Political and issue ads (or any ``ad_type``) per reached country, incrementally."""
+
+    name = SOURCE
+    Settings = MetaSettings
+    settings: MetaSettings
+    checks_credential = True
+
+    def __init__(self, settings: SourceSettings, context: CollectorContext) -> None:
+        super().__init__(settings, context)
+        self.redactor = Redactor(self.secrets())
+        self.retrier = Retrier.for_collector(settings, context, self.redactor)
+        self.responses = GraphResponses(self.redactor, self.settings.throttle_wait_seconds)
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
+
+    def skip_reason(self) -> str | None:
+        if not self.settings.access_token:
+            return "no access token: set META_ACCESS_TOKEN (see README, 'Collect for real')"
+        return None
+
+    def secrets(self) -> list[str]:
+        return [self.settings.access_token] if self.settings.access_token else []
+
+    def credential_expiry(self) -> datetime | None:
+        with transport_errors_as_transient():
+            return token_expiry(self.settings, self.client)
+
+    def scopes(self) -> list[str]:
+        return unique(country_code(code) for code in self.context.countries)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- one scope ------------------------------------------------------------------------
+
+    def fetch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        current = self._load_state(scope, state)
+        run = current.current if self._resumable(scope, current.current) else None
+        if run is None:
+            run = PassState(
+                since=self._pass_since(current.watermark),
+                started=datetime.now(UTC).date(),
+                limit=self.settings.page_size,
+            )
+            self.log.info("meta %s: new pass since %s", scope, run.since or "the beginning")
+        else:
+            self.log.info("meta %s: resuming the pass since %s", scope, run.since or "start")
+        yield from self._run_pass(scope, current, run)
+
+    def _load_state(self, scope: str, state: Mapping[str, Any] | None) -> MetaState:
+        """The saved state; a checkpoint written for another ``ad_type`` does not apply."""
+        fresh = MetaState(ad_type=self.settings.ad_type)
+        if not state:
+            return fresh
+        try:
+            saved = MetaState.from_json(state)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.log.warning("meta %s: unreadable checkpoint (%s); starting afresh", scope, exc)
+            return fresh
+        if saved.ad_type != self.settings.ad_type:
+            self.log.warning(
+                "meta %s: checkpoint is for ad_type %s, settings say %s; starting afresh",
+                scope,
+                saved.ad_type,
+                self.settings.ad_type,
+            )
+            return fresh
+        return saved
+
+    def _resumable(self, scope: str, saved: PassState | None) -> bool:
+        """An interrupted pass resumes unless ``--since`` asks for a different window."""
+        if saved is None:
+            return False
+        since = self.context.since
+        if since is not None and since != saved.since:
+            self.log.info("meta %s: --since %s replaces the interrupted pass", scope, since)
+            return False
+        return True
+
+    def _pass_since(self, watermark: date | None) -> date | None:
+        if self.context.since is not None:
+            return self.context.since
+        if watermark is not None:
+            return watermark - timedelta(days=self.settings.overlap_days)
+        return self.settings.backfill_since
+
+    def _run_pass(self, scope: str, state: MetaState, run: PassState) -> Iterator[Page]:
+        ceiling = self.settings.page_size  # may have been lowered since the pass was saved
+        size = PageSize(limit=max(MIN_PAGE_SIZE, min(run.limit, ceiling)), ceiling=ceiling)
+        resumed_cursor = run.after is not None
+        seen: set[str] = {run.after} if run.after else set()
+        while True:
+            try:
+                fetched = self._fetch_page(scope, run, size)
+            except CursorRejected:
+                if not resumed_cursor:
+                    raise
+                self.log.warning(
+                    "meta %s: Meta rejected the saved cursor; restarting the pass from %s",
+                    scope,
+                    run.since or "the beginning",
+                )
+                run.after, resumed_cursor = None, False
+                seen.clear()
+                continue
+            resumed_cursor = False
+            size.succeeded()
+            run.limit = size.limit
+            if fetched.after is not None and fetched.after in seen:
+                # Meta is serving a page it already served (WMP saw it loop forever). Keep
+                # the ads, keep the pass open at the last good cursor and fail the scope:
+                # ending the pass would advance the watermark past ads never read.
+                yield self._page(
+                    scope, fetched, MetaState(state.ad_type, state.watermark, run).to_json()
+                )
+                raise TransientError(
+                    f"meta {scope}: Meta served the same page cursor twice; the pass stays "
+                    "open and resumes from the last good cursor on the next run"
+                )
+            if not fetched.data or fetched.after is None:
+                done = MetaState(state.ad_type, watermark=run.started, current=None)
+                yield self._page(scope, fetched, done.to_json())
+                return
+            seen.add(fetched.after)
+            run.after = fetched.after
+            yield self._page(
+                scope, fetched, MetaState(state.ad_type, state.watermark, run).to_json()
+            )
+            self._pause_for_usage(scope, fetched.usage)
+
+    def _pause_for_usage(self, scope: str, usage: Usage | None) -> None:
+        """Slow down before Meta throttles us (the page itself arrived and was yielded)."""
+        pause = usage.pause_seconds() if usage else 0.0
+        if usage is None or pause <= 0:
+            return
+        what = f"meta {scope}: usage at {usage.percent:.0f}%"
+        pause = self.retrier.policy.check_wait(pause, what)
+        self.log.info("%s; pausing %.0f s before the next request", what, pause)
+        self.retrier.sleep(pause)
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _fetch_page(self, scope: str, run: PassState, size: PageSize) -> Fetched:
+        url = f"{self.settings.base_url}/{self.settings.api_version}/ads_archive"
+        what = f"{describe_url(url)} ({scope})"
+
+        def attempt() -> Fetched:
+            response = self.client.get(url, params=self._params(scope, run, size.limit))
+            try:
+                body = self.responses.body(response, what)
+            except ReduceData as exc:
+                size.shrink()
+                raise ReduceData(f"{exc}; page size now {size.limit}") from None
+            return self._fetched(response, body, what)
+
+        return self.retrier.call(attempt, what)
+
+    def _params(self, scope: str, run: PassState, limit: int) -> dict[str, str | int]:
+        params: dict[str, str | int] = {
+            "ad_reached_countries": f"['{scope}']",
+            "ad_type": self.settings.ad_type,
+            "ad_active_status": "ALL",
+            "fields": ",".join(unique([*FIELDS, *self.settings.extra_fields])),
+            "limit": limit,
+            "access_token": self.settings.access_token or "",
+        }
+        if self.settings.search_terms is not None:
+            params["search_terms"] = self.settings.search_terms
+        if run.since is not None:
+            params["ad_delivery_date_min"] = run.since.isoformat()
+        if run.after:
+            params["after"] = run.after
+        return params
+
+    @staticmethod
+    def _fetched(response: httpx.Response, body: JsonDict, what: str) -> Fetched:
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise TransientError(f"response from {what} has no data list")
+        paging = body.get("paging")
+        cursors = paging.get("cursors") if isinstance(paging, dict) else None
+        after = cursors.get("after") if isinstance(cursors, dict) else None
+        return Fetched(
+            url=str(response.request.url),
+            content=response.content,
+            data=data,
+            after=after if isinstance(after, str) and after else None,
+            usage=parse_usage(response.headers.get("x-business-use-case-usage")),
+        )
+
+    def _page(
+        self, scope: str, fetched: Fetched, checkpoint: JsonDict, notices: list[str] | None = None
+    ) -> Page:
+        page = Page(
+            scope=scope,
+            checkpoint=checkpoint,
+            raw=RawPayload(
+                kind="page",
+                url=self.redactor.text(fetched.url),
+                content=self.redactor.bytes(fetched.content),
+            ),
+            notices=notices or [],
+        )
+        for raw_ad in fetched.data:
+            try:
+                page.ads.append(normalise(raw_ad, scope, self.settings.ad_type))
+            except (TypeError, ValueError) as exc:
+                page.quarantined.append(self._quarantine(raw_ad, exc))
+        return page
+
+    def _quarantine(self, raw_ad: Any, error: Exception) -> Quarantined:
+        ad_id = raw_ad.get("id") if isinstance(raw_ad, dict) else None
+        return Quarantined(
+            reason=self.redactor.text(f"{type(error).__name__}: {error}"),
+            payload=self.redactor.text(json.dumps(raw_ad, ensure_ascii=False)),
+            raw_ref=str(ad_id) if isinstance(ad_id, str | int) else None,
+        )

@@ -1,0 +1,112 @@
+"""``sources.meta`` settings and the API facts they are bounded by (fields, page sizes, usage ladder)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from collectors.base import (
+    SourceSettings,
+)
+
+SOURCE = "meta"
+
+#: Every field of the 2024 DOC-API table (notes §1.3), requested on every page.
+FIELDS: tuple[str, ...] = (
+    "id",
+    "ad_creation_time",
+    "ad_creative_bodies",
+    "ad_creative_link_captions",
+    "ad_creative_link_descriptions",
+    "ad_creative_link_titles",
+    "ad_delivery_start_time",
+    "ad_delivery_stop_time",
+    "ad_snapshot_url",
+    "age_country_gender_reach_breakdown",
+    "beneficiary_payers",
+    "bylines",
+    "currency",
+    "delivery_by_region",
+    "demographic_distribution",
+    "estimated_audience_size",
+    "eu_total_reach",
+    "impressions",
+    "languages",
+    "page_id",
+    "page_name",
+    "publisher_platforms",
+    "spend",
+    "target_ages",
+    "target_gender",
+    "target_locations",
+)
+
+#: Page-size bounds. Below 25 (the API's own default) paging gets needlessly slow; above 1000
+#: "reduce the amount of data" errors become frequent (ambanum: >250 often failed, never more
+#: than 2000 per page; RADLIB defaults to 1000).
+MIN_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 1000
+GROW_AFTER_SUCCESSES = 5
+GROW_FACTOR = 1.25
+
+#: Proactive pauses by BUC usage percentage (WMP ``race2022_utils.R:get_delay_value``).
+USAGE_PAUSES: tuple[tuple[float, float], ...] = ((95, 90.0), (90, 30.0), (80, 10.0), (75, 5.0))
+THROTTLE_CODES = frozenset({4, 17, 613, 80004})
+#: Usage at which an error response counts as throttling (WMP's top delay step, LEJO's 97 %).
+USAGE_LIMIT = 95
+
+PUBLIC_AD_URL = "https://www.facebook.com/ads/library/?id={id}"
+TOKEN_HELP = "see docs/platforms/meta.md, 'Getting a token'"
+
+AdType = Literal[
+    "POLITICAL_AND_ISSUE_ADS",
+    "ALL",
+    "CREDIT_ADS",
+    "EMPLOYMENT_ADS",
+    "HOUSING_ADS",
+    "FINANCIAL_PRODUCTS_AND_SERVICES_ADS",
+]
+
+
+class MetaSettings(SourceSettings):
+    """``sources.meta`` in ``config.yaml``."""
+
+    base_url: str = Field(
+        default="https://graph.facebook.com",
+        description="Graph API host; point it at a replica only for tests and the demo",
+    )
+    api_version: str = Field(default="v23.0", pattern=r"^v\d+\.\d+$")
+    access_token: str | None = Field(default=None, description="long-lived user access token")
+    ad_type: AdType = "POLITICAL_AND_ISSUE_ADS"
+    page_size: int = Field(
+        default=250,
+        ge=MIN_PAGE_SIZE,
+        le=MAX_PAGE_SIZE,
+        description="ads per request at most; halved on 'reduce the amount of data'",
+    )
+    overlap_days: int = Field(
+        default=3, ge=0, description="days each pass re-reads before the watermark"
+    )
+    backfill_since: date | None = Field(
+        default=None, description="where the first pass starts; empty = the whole library"
+    )
+    search_terms: str | None = Field(
+        default="*",
+        description=(
+            "empty-query trick: '*' returns all ads (LEJO, full-library mirror); "
+            "null sends no search_terms"
+        ),
+    )
+    extra_fields: list[str] = Field(
+        default_factory=list, description="more fields to request; kept in ads.extra"
+    )
+    throttle_wait_seconds: float = Field(
+        default=60.0, gt=0, description="wait on a throttling error that names no duration"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
