@@ -1,10 +1,13 @@
 # Shortcuts; each target is one command you can also run by hand from .venv.
 PY ?= .venv/bin/python
 
-.PHONY: test lint reliability bench
+.PHONY: test test-fast lint reliability bench
 
 test:            ## the README's test command (PostgreSQL cases need ADLIB_TEST_PG_URL)
 	$(PY) -m pytest
+
+test-fast:       ## the inner loop: no PostgreSQL, no subprocess or daemon (CI runs everything)
+	$(PY) -m pytest -q -m "not postgres and not subprocess"
 
 lint:            ## ruff, then the layering contracts in pyproject.toml ([tool.importlinter])
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && .venv/bin/lint-imports

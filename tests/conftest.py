@@ -127,3 +127,24 @@ def run_cli(
         timeout=timeout,
         cwd=cwd,
     )
+
+
+#: Module globals that show a test module starts processes (the CLI, the daemon, kill -9).
+_PROCESS_STARTERS = ("run_cli", "run_parallel", "subprocess", "harness")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what `make test-fast` leaves out: PostgreSQL cases and process-starting modules.
+
+    Marked from facts rather than by hand, so a new test lands in the right set by itself:
+    a case parametrised onto PostgreSQL (or asking for ``pg_database``) is ``postgres``; a
+    test in a module that imports a way to start processes is ``subprocess``.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and "postgresql" in callspec.params.values()
+        if on_pg or "pg_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+        module = getattr(item, "module", None)
+        if module is not None and any(name in vars(module) for name in _PROCESS_STARTERS):
+            item.add_marker(pytest.mark.subprocess)

@@ -7,6 +7,7 @@ import io
 import sqlite3
 from pathlib import Path
 
+from collectors import REGISTRY
 from tests.conftest import run_cli
 
 
@@ -16,7 +17,7 @@ def test_the_demo_collects_every_platform_and_status_reads_its_config(tmp_path: 
     database = tmp_path / "adlib-demo" / "adlib.sqlite"
     with sqlite3.connect(database) as conn:
         per_source = dict(conn.execute("SELECT source, COUNT(*) FROM ads GROUP BY source"))
-    assert set(per_source) == {"meta", "google", "snap"} and min(per_source.values()) > 0
+    assert set(per_source) == set(REGISTRY) and min(per_source.values()) > 0
 
     config = str(tmp_path / "adlib-demo" / "config.yaml")
     as_csv = run_cli("status", "--config", config, "--csv")

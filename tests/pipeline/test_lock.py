@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from pipeline import db
 from pipeline.lock import LockHeld, SourceLocks, schema_lock
@@ -182,15 +182,7 @@ def test_a_killed_holder_leaves_no_stale_lock(database_url: str) -> None:
         holder.wait()
         # The kernel (flock) or the server (session end) freed it; PostgreSQL may take a
         # moment to notice the dropped connection.
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with SourceLocks(engine, database_url, ["google"]):
-                    break
-            except LockHeld:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for(lambda: _acquired(engine, database_url), 10, "the killed holder's lock to free")
     finally:
         if holder.poll() is None:
             holder.kill()
@@ -203,9 +195,37 @@ def test_schema_lock_makes_a_second_migrator_wait(database_url: str, tmp_path: P
     try:
         with schema_lock(engine, database_url):
             waiter = start_cli("db", "upgrade", "--config", str(config), log=tmp_path / "up.out")
-            time.sleep(1.5)
+            wait_for(
+                lambda: _lock_waiters(engine, waiter.pid), 30, "db upgrade to block on the lock"
+            )
             assert waiter.poll() is None  # waiting for the lock, not failing
         assert waiter.wait(timeout=30) == 0, (tmp_path / "up.out").read_text()
         assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()
+
+
+def _lock_waiters(engine: Engine, pid: int) -> bool:
+    """Whether a lock request is blocked right now: the state itself, not a guess at timing.
+
+    SQLite's locks are ``flock``s, whose blocked requests the kernel lists in /proc/locks with
+    ``->``; PostgreSQL's are advisory locks, listed ungranted in ``pg_locks``.
+    """
+    if engine.dialect.name == "sqlite":
+        return any(
+            "->" in line and f" {pid} " in line
+            for line in Path("/proc/locks").read_text().splitlines()
+        )
+    with engine.connect() as conn:
+        waiting = conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).scalar_one()
+    return bool(waiting)
+
+
+def _acquired(engine: Engine, database_url: str) -> bool:
+    try:
+        with SourceLocks(engine, database_url, ["google"]):
+            return True
+    except LockHeld:
+        return False

@@ -76,9 +76,8 @@ def test_daemon_runs_on_schedule_and_sigterm_commits_the_page_then_exits_0(
             replicas.google_control.delay = 1.5
             hits = replicas.google_control.hits
             wait_for(lambda: replicas.google_control.hits > hits, 10, "the next google run")
-            code, seconds = stop(daemon)
+            code, _ = stop(daemon)  # stop() fails if it takes longer than its timeout
             assert code == 0, (tmp_path / "daemon.out").read_text()
-            assert seconds < 10
 
             last = db.runs("google")[-1]
             assert last["status"] == "interrupted"
@@ -300,9 +299,9 @@ def test_sigterm_stops_collect_after_the_committed_page(tmp_path: Path) -> None:
         replicas.google_control.delay = 1.5
         collect = start_cli("collect", "--config", str(config), log=tmp_path / "c.out")
         wait_for(lambda: replicas.google_control.hits > 0, 20, "collect's google request")
-        code, seconds = stop(collect)
+        code, _ = stop(collect)
     output = (tmp_path / "c.out").read_text()
-    assert code == 0 and seconds < 10, output
+    assert code == 0, output
     assert "SIGTERM received: stopping after the current page is committed" in output
     db = Database(database_url)
     try:
@@ -324,9 +323,10 @@ def test_a_second_sigterm_exits_at_once(tmp_path: Path) -> None:
         collect = start_cli("collect", "--config", str(config), log=tmp_path / "c.out")
         wait_for(lambda: replicas.google_control.hits > 0, 20, "collect's google request")
         collect.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        code, seconds = stop(collect)
-    assert code == 128 + signal.SIGTERM and seconds < 5
+        wait_for(lambda: "SIGTERM received" in (tmp_path / "c.out").read_text(), 10, "the first")
+        # The replica holds its answer for 20 s: stop() would time out if collect waited for it.
+        code, _ = stop(collect, timeout=10)
+    assert code == 128 + signal.SIGTERM
     assert "SIGTERM again: exiting now" in (tmp_path / "c.out").read_text()
 
 
