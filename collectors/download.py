@@ -38,8 +38,8 @@ from typing import IO
 
 import httpx
 
-from collectors.base import FatalError, ThrottledError, TransientError
-from collectors.http import Retrier, describe_url, parse_retry_after
+from collectors.base import FatalError, TransientError
+from collectors.http import Retrier, describe_url, parse_retry_after, status_error
 
 log = logging.getLogger(__name__)
 
@@ -196,12 +196,10 @@ class Downloader:
         where = describe_url(url)
         if status in (200, 206):
             return
-        if status == 429:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
-            raise ThrottledError(f"HTTP 429 Too Many Requests from {where}", wait)
-        if status >= 500 or status == 408:
-            raise TransientError(f"HTTP {status} from {where}")
-        raise FatalError(f"HTTP {status} for {where}: no retry can fix this (check the URL)")
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        raise status_error(status, where, wait) or FatalError(
+            f"unexpected HTTP {status} for {where}: expected the file (200) or a range (206)"
+        )
 
     def _prepare_partial(self, response: httpx.Response, partial: _PartialFile) -> None:
         """Append to ``partial`` for a matching 206; start over for a 200 or a stray range."""

@@ -35,6 +35,8 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 
 from collectors.base import (
     CollectorContext,
+    CollectorError,
+    FatalError,
     SourceSettings,
     ThrottledError,
     TransientError,
@@ -86,6 +88,25 @@ def describe_url(url: str | httpx.URL) -> str:
     """``host/path`` of a URL: enough to say where a failure happened, never the query string."""
     parts = urlsplit(str(url))
     return f"{parts.netloc}{parts.path}"
+
+
+def status_error(
+    status: int, where: str, retry_after: float | None = None
+) -> CollectorError | None:
+    """adlib's error for an HTTP status, the same for every API and download path.
+
+    ``None`` below 400. 429 is throttling (wait ``retry_after`` if the platform said how
+    long); 408 and 5xx are transient (another attempt may work); any other 4xx is fatal,
+    because no retry changes a missing file or a refused parameter. Platform error bodies
+    (Meta's error codes) are read before this, by the platform's own module.
+    """
+    if status < 400:
+        return None
+    if status == 429:
+        return ThrottledError(f"HTTP 429 Too Many Requests from {where}", retry_after)
+    if status >= 500 or status == 408:
+        return TransientError(f"HTTP {status} from {where}")
+    return FatalError(f"HTTP {status} for {where}: no retry can fix this (check the URL)")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -16,7 +16,7 @@ from collectors.base import (
     TokenRejected,
     TransientError,
 )
-from collectors.http import parse_retry_after
+from collectors.http import parse_retry_after, status_error
 from collectors.meta.settings import THROTTLE_CODES, TOKEN_HELP, USAGE_LIMIT, USAGE_PAUSES
 from collectors.records import (
     JsonDict,
@@ -96,12 +96,11 @@ class GraphResponses:
                 raise TransientError(f"HTTP {status} HTML error page from {what}")
             if status < 400:
                 raise TransientError(f"truncated or invalid JSON from {what} (HTTP {status})")
-        if status == 429:
-            raise ThrottledError(f"HTTP 429 from {what}", self._throttle_wait(response))
-        if status >= 500:
-            raise TransientError(f"HTTP {status} from {what}")
-        if status >= 400 or not isinstance(parsed, dict):
-            raise FatalError(f"unexpected HTTP {status} response from {what}")
+        wait = self._throttle_wait(response) if status == 429 else None
+        if (error := status_error(status, what, wait)) is not None:
+            raise error
+        if not isinstance(parsed, dict):
+            raise FatalError(f"unexpected HTTP {status} response from {what}: not a JSON object")
         return parsed
 
     @staticmethod

@@ -24,6 +24,7 @@ from collectors.http import (
     describe_url,
     make_client,
     parse_retry_after,
+    status_error,
 )
 from collectors.redact import Redactor
 from collectors.replicas.server import ReplicaResponse, ReplicaServer
@@ -207,3 +208,28 @@ def test_client_sends_the_user_agent_and_redacts_httpx_logs(
 
 def test_describe_url_drops_the_query() -> None:
     assert describe_url(f"https://graph.example/v1/x?access_token={SECRET}") == "graph.example/v1/x"
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, None),
+        (304, None),
+        (404, FatalError),
+        (400, FatalError),
+        (408, TransientError),
+        (500, TransientError),
+        (503, TransientError),
+        (429, ThrottledError),
+    ],
+)
+def test_one_mapping_from_http_status_to_adlib_errors(
+    status: int, kind: type[Exception] | None
+) -> None:
+    error = status_error(status, "example.org/x", retry_after=7.0)
+    if kind is None:
+        assert error is None
+        return
+    assert type(error) is kind and f"HTTP {status}" in str(error)
+    if kind is ThrottledError:
+        assert isinstance(error, ThrottledError) and error.wait_seconds == 7.0
