@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from collectors.records import Page
+from collectors.records import Page, RawPayload
 
 
 class SourceSettings(BaseModel):
@@ -146,6 +146,15 @@ class Collector(ABC):
         """
         with transport_errors_as_transient():
             yield from self.fetch(scope, state)
+
+    def replay(self, scope: str, raw: RawPayload) -> Iterator[Page]:
+        """Re-derive, offline, the Pages of one archived raw record with today's parser.
+
+        ``raw.content`` is the stored body of an API page; a bulk file arrives as ``raw.path``
+        (absolute, on disk). Used by `adlib db rebuild`: the archive, not the database, is the
+        ground truth, so a fixed normaliser can fix history too. Checkpoints are not replayed.
+        """
+        raise NotImplementedError(f"{self.name} cannot replay its raw archive yet")
 
     def credential_expiry(self) -> datetime | None:
         """When the configured credential expires (``None``: it does not), asked of the platform.

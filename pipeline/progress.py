@@ -6,7 +6,15 @@ import logging
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from pipeline.runner import LogReporter, ScopeOutcome
 
@@ -65,3 +73,44 @@ class RichReporter(LogReporter):
         )
         if outcome.status == "failed":
             super().scope_finished(outcome)
+
+
+class ProgressLine:
+    """A bar for one long job at a terminal (stderr); silent off a terminal (cron, pipes).
+
+    ``update(done, total)`` is cheap enough to call per item: rich refreshes on its own clock.
+    """
+
+    def __init__(self, description: str) -> None:
+        console = Console(stderr=True)
+        self.enabled = console.is_terminal
+        self.progress = Progress(
+            TextColumn(description),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ProgressLine:
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._task is None:
+            self._task = self.progress.add_task("", total=total)
+        self.progress.update(self._task, completed=done, total=total)

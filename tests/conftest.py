@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,9 @@ def _pg_reachable(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+@contextmanager
+def new_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database; dropped afterwards."""
     admin = _pg_admin_url()
     if admin is None:
         pytest.skip("PostgreSQL tests need ADLIB_TEST_PG_URL (CI sets it via .ci/run)")
@@ -87,6 +88,23 @@ def pg_database() -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         engine.dispose()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    with new_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def another_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second fresh database on the same engine as ``database_url`` (copies, rebuilds)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'another.sqlite'}"
+        return
+    with new_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

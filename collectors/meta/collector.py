@@ -12,6 +12,7 @@ import httpx
 from collectors.base import (
     Collector,
     CollectorContext,
+    FatalError,
     SourceSettings,
     TransientError,
     transport_errors_as_transient,
@@ -66,6 +67,20 @@ class MetaCollector(Collector):
 
     def scopes(self) -> list[str]:
         return unique(country_code(code) for code in self.context.countries)
+
+    def replay(self, scope: str, raw: RawPayload) -> Iterator[Page]:
+        """One archived ``ads_archive`` response: its ads, normalised again (no request)."""
+        try:
+            body = json.loads(raw.content or b"")
+        except ValueError as exc:
+            raise FatalError(f"archived page {raw.url} is not JSON: {exc}") from None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise FatalError(f"archived page {raw.url} has no data list")
+        fetched = Fetched(
+            url=raw.url, content=raw.content or b"", data=data, after=None, usage=None
+        )
+        yield self._page(scope, fetched, checkpoint={})
 
     def close(self) -> None:
         if self._client is not None:
