@@ -40,6 +40,17 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def _require_psycopg() -> None:
+    """PostgreSQL's driver is the ``postgres`` extra: say how to get it, not a traceback."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise DatabaseError(
+            "database.url is PostgreSQL but its driver is not installed: "
+            "pip install 'adlib-collector[postgres]' (or -e '.[postgres]' in a checkout)"
+        ) from None
+
+
 def make_engine(url: str, *, readonly: bool = False) -> Engine:
     """Create an engine for ``url``; ``readonly`` opens SQLite in read-only mode."""
     parsed = make_url(url)
@@ -47,6 +58,7 @@ def make_engine(url: str, *, readonly: bool = False) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(url, readonly)
     if backend in ("postgresql", "postgres"):
+        _require_psycopg()
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         options = "-c default_transaction_read_only=on" if readonly else ""

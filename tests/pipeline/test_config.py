@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,22 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
 
 def test_uk_is_stored_as_gb(tmp_path: Path) -> None:
     assert parse_config({"countries": ["uk", "ke"]}, base_dir=tmp_path).countries == ["GB", "KE"]
+
+
+def test_postgresql_without_its_driver_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "config.yaml",
+        {"database": {"url": "postgresql://adlib@127.0.0.1:1/adlib"}, "sources": {}},
+    )
+    # As on an SQLite-only install: the driver cannot be imported.
+    hide = "import sys; sys.modules['psycopg'] = None; from pipeline.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", hide, "status", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "pip install 'adlib-collector[postgres]'" in result.stderr
