@@ -1,0 +1,172 @@
+"""`adlib db rebuild` rate per platform, next to the collection rate measured in the same run.
+
+    python benchmarks/rebuild.py [--ads 20000] [--pg postgresql://user@host/db]
+
+For each platform: its replica serves N ads on loopback; ``adlib collect`` (a subprocess, as
+cron runs it) fills a fresh database; then ``adlib db rebuild --to`` (a subprocess) replays that
+database's raw archive into another fresh one, with no replica running. Prints both rates
+(ads/s), the rebuild/collect ratio and each process's peak memory. A rebuild pays no network
+and no waiting on a platform, so it should run at least as fast as a collection; it must
+also stream (peak memory flat in N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "benchmark-token-not-secret"
+
+Setup = Callable[[Path, int], AbstractContextManager[dict[str, Any]]]
+
+
+@contextmanager
+def meta(folder: Path, n_ads: int) -> Iterator[dict[str, Any]]:
+    from collectors.replicas import ReplicaServer
+    from collectors.replicas.meta import MetaReplica
+
+    replica = MetaReplica(n_ads=n_ads, countries=("US",), seed=1, token=TOKEN)
+    with ReplicaServer(replica) as server:
+        yield {"base_url": server.url, "access_token": TOKEN, "page_size": 500}
+
+
+PLATFORMS: dict[str, Setup] = {"meta": meta}
+
+
+#: Runs `adlib` and, at exit, writes the process's own peak RSS (KiB) to $ADLIB_BENCH_RSS.
+_WITH_PEAK = (
+    "import atexit, os, resource, sys\n"
+    "atexit.register(lambda: open(os.environ['ADLIB_BENCH_RSS'], 'w').write("
+    "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+    "from pipeline.cli import main\n"
+    "sys.argv[0] = 'adlib'\n"
+    "main()\n"
+)
+
+
+def _adlib(folder: Path, *args: str) -> tuple[float, float]:
+    """Run `adlib` in a subprocess; returns seconds and that process's peak RSS in MB."""
+    rss = folder / f"rss-{uuid.uuid4().hex[:6]}"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _WITH_PEAK, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ADLIB_BENCH_RSS": str(rss)},
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"adlib {args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return seconds, int(rss.read_text()) / 1024
+
+
+@contextmanager
+def fresh_database(engine_name: str, folder: Path, pg_url: str | None) -> Iterator[str]:
+    if engine_name == "sqlite":
+        yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.sqlite'}"
+        return
+    assert pg_url is not None
+    name = f"adlib_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        pg_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def ads_in(url: str) -> int:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        count = int(conn.execute(text("SELECT COUNT(*) FROM ads")).scalar_one())
+    engine.dispose()
+    return count
+
+
+def measure(platform: str, engine_name: str, n_ads: int, pg_url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"adlib-rebuild-{platform}-") as tmp:
+        folder = Path(tmp)
+        with (
+            fresh_database(engine_name, folder, pg_url) as source,
+            fresh_database(engine_name, folder, pg_url) as target,
+        ):
+            config = folder / "config.yaml"
+            with PLATFORMS[platform](folder, n_ads) as settings:
+                config.write_text(
+                    yaml.safe_dump(
+                        {
+                            "database": {"url": source},
+                            "data_dir": str(folder / "data"),
+                            "countries": ["US"],
+                            "sources": {platform: settings},
+                        }
+                    )
+                )
+                collect_s, collect_mb = _adlib(folder, "collect", "--config", str(config))
+            ads = ads_in(source)
+            rebuild_s, rebuild_mb = _adlib(
+                folder, "db", "rebuild", "--config", str(config), "--to", target
+            )
+            rebuilt = ads_in(target)
+    if rebuilt != ads:
+        raise SystemExit(f"{platform}: rebuild has {rebuilt} ads, the collection {ads}")
+    return {
+        "platform": platform,
+        "engine": engine_name,
+        "ads": ads,
+        "collect_rate": ads / collect_s,
+        "rebuild_rate": ads / rebuild_s,
+        "collect_mb": collect_mb,
+        "rebuild_mb": rebuild_mb,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ads", type=int, default=20_000)
+    parser.add_argument("--pg", default=os.environ.get("ADLIB_TEST_PG_URL"))
+    parser.add_argument("--platform", action="append", choices=sorted(PLATFORMS))
+    args = parser.parse_args()
+    engines = ["sqlite"] + (["postgresql"] if args.pg else [])
+    print(
+        f"{'platform':<9} {'engine':<11} {'ads':>8} {'collect/s':>10} {'rebuild/s':>10} "
+        f"{'ratio':>6} {'collect MB':>11} {'rebuild MB':>11}"
+    )
+    for platform in args.platform or sorted(PLATFORMS):
+        for engine_name in engines:
+            r = measure(platform, engine_name, args.ads, args.pg)
+            print(
+                f"{r['platform']:<9} {r['engine']:<11} {r['ads']:>8,} "
+                f"{r['collect_rate']:>10,.0f} {r['rebuild_rate']:>10,.0f} "
+                f"{r['rebuild_rate'] / r['collect_rate']:>6.2f} "
+                f"{r['collect_mb']:>11.0f} {r['rebuild_mb']:>11.0f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()
