@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collectors.records import Page
+from collectors.records import DEFAULT_MENTION_FIELDS, MentionField, Page
 
 
 class SourceSettings(BaseModel):
@@ -95,6 +95,8 @@ class Collector(ABC):
 
     name: ClassVar[str]
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
+    #: Which stored names are mentions of whom, for the actors layer (docs/actors.md).
+    mention_fields: ClassVar[tuple[MentionField, ...]] = DEFAULT_MENTION_FIELDS
 
     def __init__(self, settings: SourceSettings, context: CollectorContext) -> None:
         self.settings = settings

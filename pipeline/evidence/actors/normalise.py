@@ -1,0 +1,181 @@
+"""Name normalisation: one published spelling -> the key exact matching compares.
+
+Steps (docs/actors.md, "Method"): Unicode NFKC, case folding, accents removed; strong
+identifiers cut out of the name (a Brazilian CNPJ inside a "paid for by" string); "paid for
+by"-style prefixes of the study languages; punctuation to spaces; ``&``/``and``/``et``/``e``/
+``y``/``und`` to one token; legal forms at the end of the name.
+
+Legal forms come from ``cleanco``'s term list (maintained, MIT), restricted to the study
+countries' entries. Its list is also where it goes wrong for us: it files party acronyms and
+common words as legal forms for some country ("PT", "PS", "SD", "ET", "GP"...), and stripping
+those would merge "Partido dos Trabalhadores - PT" style names with unrelated ones, so those are
+left out (``_NOT_LEGAL_FORMS``). What cleanco lacks for the study countries (Brazil's EIRELI,
+"Ltda ME", "Ltda EPP" - never a bare "me"; India's "Private Limited"; Kenya uses the UK forms) is added by hand in
+``_MORE_LEGAL_FORMS``. The prefixes are ours: no library lists disclaimer wordings.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+from cleanco.clean import strip_punct
+from cleanco.termdata import terms_by_country
+
+#: cleanco's country names for the study countries (AR BR CA CL FR IN IT KE GB US; Kenya has
+#: no entry: it uses the UK forms).
+_STUDY_COUNTRIES = (
+    "Argentina",
+    "Brazil",
+    "Canada",
+    "Chile",
+    "France",
+    "India",
+    "Italy",
+    "United Kingdom",
+    "United States of America",
+)
+#: Entries of cleanco's study-country lists that are party acronyms or words in our languages.
+_NOT_LEGAL_FORMS = frozenset(
+    {"ad", "adsitz", "ead", "et", "kd", "kda", "sd", "gp", "sp", "ss", "se", "sem", "sep", "ei"}
+)
+_MORE_LEGAL_FORMS = (
+    "eireli",
+    "ltda me",
+    "ltda epp",
+    "eireli me",
+    "eireli epp",
+    "private limited",
+    "pvt ltd",
+    "pvt",
+    "s a",
+    "s p a",
+    "s r l",
+    "s a s",
+    "llc",
+    "l l c",
+    "inc",
+    "co",
+)
+
+#: Disclaimer prefixes, already normalised (lower case, no accents, punctuation as spaces).
+_PREFIXES = (
+    "paid for and authorized by",
+    "paid for by",
+    "sponsored by",
+    "promoted by",
+    "funded by",
+    "pagado por",
+    "pago por",
+    "financiado por",
+    "pagamento de",
+    "propaganda paga por",
+    "paye par",
+    "finance par",
+    "pagato da",
+    "finanziato da",
+    "committente responsabile",
+    "committente",
+)
+
+#: Words that join two names: one token for all study languages.
+_CONJUNCTIONS = frozenset({"and", "et", "e", "y", "und"})
+
+_CNPJ = re.compile(r"\b(\d{2})\.?(\d{3})\.?(\d{3})/?(\d{4})-?(\d{2})\b")
+_CNPJ_LABEL = re.compile(r"\bcnpj\b[\s:.nº°o]*", re.IGNORECASE)
+_FEC = re.compile(r"^C\d{8}$")
+_EIN = re.compile(r"^\d{2}-?\d{7}$")
+_PUBLIC_ID = re.compile(r"^\s*(FEC|EIN)\s+ID\s+(\S+)\s*$", re.IGNORECASE)
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+@cache
+def _legal_forms() -> frozenset[tuple[str, ...]]:
+    terms: set[tuple[str, ...]] = set()
+    for country in _STUDY_COUNTRIES:
+        for term in terms_by_country.get(country, []):
+            key = _tokens(strip_punct(_fold(term)))
+            if key and " ".join(key) not in _NOT_LEGAL_FORMS:
+                terms.add(key)
+    terms.update(_tokens(t) for t in _MORE_LEGAL_FORMS)
+    return frozenset(terms)
+
+
+def _fold(text: str) -> str:
+    """NFKC, case folding and accents removed."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(t for t in _NON_WORD.sub(" ", text).replace("_", " ").split() if t)
+
+
+def cnpjs(name: str) -> list[str]:
+    """The CNPJs written inside a name, as 'CNPJ:14digits'."""
+    return [f"CNPJ:{''.join(m.groups())}" for m in _CNPJ.finditer(name)]
+
+
+def identifiers(name: str, raw_ids: list[str] | None = None, entity_id: str = "") -> list[str]:
+    """Strong identifiers of a mention, as sorted 'SCHEME:value' strings.
+
+    ``raw_ids`` are a platform's public ids ("FEC ID C00473827", "EIN ID 52-1349353"); other
+    registrations ("Registered in US-WI 0106228") are kept verbatim under REG. An
+    ``entity_id`` that is an FEC committee id (Snap's CommitteeIdentificationNumber) counts.
+    """
+    found = set(cnpjs(name))
+    for raw in raw_ids or []:
+        match = _PUBLIC_ID.match(raw)
+        if match:
+            scheme, value = match.group(1).upper(), match.group(2)
+            found.add(f"{scheme}:{value.replace('-', '') if scheme == 'EIN' else value.upper()}")
+        elif raw.strip():
+            found.add(f"REG:{' '.join(raw.split()).upper()}")
+    if _FEC.match(entity_id.strip().upper()):
+        found.add(f"FEC:{entity_id.strip().upper()}")
+    elif _EIN.match(entity_id.strip()):
+        found.add(f"EIN:{entity_id.strip().replace('-', '')}")
+    return sorted(found)
+
+
+def normalise(name: str) -> str:
+    """The comparison key of a published name ('' when nothing is left)."""
+    text = _CNPJ_LABEL.sub(" ", _CNPJ.sub(" ", name))
+    tokens = list(_tokens(_fold(text).replace("&", " and ").replace("'", "")))
+    tokens = _strip_prefix(tokens)
+    last = len(tokens) - 1
+    tokens = ["and" if 0 < i < last and t in _CONJUNCTIONS else t for i, t in enumerate(tokens)]
+    tokens = _strip_legal_forms(tokens)
+    return " ".join(tokens)
+
+
+def has_prefix(name: str) -> bool:
+    """Whether a published name starts with a "paid for by"-style prefix."""
+    tokens = list(_tokens(_fold(name)))
+    return _strip_prefix(tokens) != tokens
+
+
+def _strip_prefix(tokens: list[str]) -> list[str]:
+    joined = " ".join(tokens)
+    for prefix in _PREFIXES:
+        if joined.startswith(prefix + " "):
+            return tokens[len(prefix.split()) :]
+    return tokens
+
+
+def _strip_legal_forms(tokens: list[str]) -> list[str]:
+    """Legal forms at the end (repeatedly: "Ltda ME"), never the whole name."""
+    forms = _legal_forms()
+    changed = True
+    while changed:
+        changed = False
+        for size in (3, 2, 1):
+            if len(tokens) > size and tuple(tokens[-size:]) in forms:
+                del tokens[-size:]
+                changed = True
+                break
+        if len(tokens) > 1 and tokens[-1] == "and":
+            tokens.pop()
+            changed = True
+    return tokens
