@@ -26,6 +26,10 @@ from cleanco.termdata import terms_by_country
 #: cleanco's country names for the study countries (AR BR CA CL FR IN IT KE GB US; Kenya has
 #: no entry: it uses the UK forms).
 _STUDY_COUNTRIES = (
+    # Germany and Austria too: their agencies and parties appear in the samples (Initiative
+    # Media GmbH on Snap, CDU and SPÖ on Google)
+    "Germany",
+    "Austria",
     "Argentina",
     "Brazil",
     "Canada",
@@ -48,20 +52,15 @@ _MORE_LEGAL_FORMS = (
     "eireli epp",
     "private limited",
     "pvt ltd",
-    "pvt",
-    "s a",
-    "s p a",
-    "s r l",
-    "s a s",
     "llc",
-    "l l c",
     "inc",
-    "co",
 )
 
 #: Disclaimer prefixes, already normalised (lower case, no accents, punctuation as spaces).
 _PREFIXES = (
     "paid for and authorized by",
+    "authorized by",
+    "authorised by",
     "paid for by",
     "sponsored by",
     "promoted by",
@@ -88,6 +87,9 @@ _FEC = re.compile(r"^C\d{8}$")
 _EIN = re.compile(r"^\d{2}-?\d{7}$")
 _PUBLIC_ID = re.compile(r"^\s*(FEC|EIN)\s+ID\s+(\S+)\s*$", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+")
+_DOMAIN = re.compile(r"\b([\w-]{3,})\.(?:com|org|net|info|ie|uk|fr|it|br|ar|cl|in|ke|ca|us|de)\b")
+#: "PT - Partido dos Trabalhadores", "Rassemblement National (RN)", "... Österreichs / SPÖ"
+_SEGMENTS = re.compile(r"\s+[-\u2013\u2014/|]\s+|\s*[()]\s*")
 
 
 @cache
@@ -95,11 +97,16 @@ def _legal_forms() -> frozenset[tuple[str, ...]]:
     terms: set[tuple[str, ...]] = set()
     for country in _STUDY_COUNTRIES:
         for term in terms_by_country.get(country, []):
-            key = _tokens(strip_punct(_fold(term)))
-            if key and " ".join(key) not in _NOT_LEGAL_FORMS:
-                terms.add(key)
-    terms.update(_tokens(t) for t in _MORE_LEGAL_FORMS)
+            # both spellings: "s.r.l." as "srl" and as "s r l" (dots become spaces here)
+            for key in (_term(strip_punct(term)), _term(term)):
+                if key and " ".join(key) not in _NOT_LEGAL_FORMS:
+                    terms.add(key)
+    terms.update(_term(t) for t in _MORE_LEGAL_FORMS)
     return frozenset(terms)
+
+
+def _term(text: str) -> tuple[str, ...]:
+    return _tokens(_fold(text).replace("&", " and "))
 
 
 def _fold(text: str) -> str:
@@ -141,13 +148,40 @@ def identifiers(name: str, raw_ids: list[str] | None = None, entity_id: str = ""
 
 def normalise(name: str) -> str:
     """The comparison key of a published name ('' when nothing is left)."""
-    text = _CNPJ_LABEL.sub(" ", _CNPJ.sub(" ", name))
-    tokens = list(_tokens(_fold(text).replace("&", " and ").replace("'", "")))
+    text = _DOMAIN.sub(r"\1", _CNPJ_LABEL.sub(" ", _CNPJ.sub(" ", _fold(name))))
+    text = _drop_acronym(text.replace("&", " and ").replace("+", " and "))
+    tokens = list(_tokens(text.replace("'", "").replace("\u2019", "")))
     tokens = _strip_prefix(tokens)
-    last = len(tokens) - 1
-    tokens = ["and" if 0 < i < last and t in _CONJUNCTIONS else t for i, t in enumerate(tokens)]
-    tokens = _strip_legal_forms(tokens)
+    if len(tokens) > 1 and tokens[0] == "the":
+        tokens = tokens[1:]
+    tokens = _conjunctions(_strip_legal_forms(tokens))
     return " ".join(tokens)
+
+
+def _conjunctions(tokens: list[str]) -> list[str]:
+    last = len(tokens) - 1
+    return ["and" if 0 < i < last and t in _CONJUNCTIONS else t for i, t in enumerate(tokens)]
+
+
+def _drop_acronym(text: str) -> str:
+    """A name written twice, spelt out and as its acronym, keeps the spelt-out part.
+
+    Only when the acronym's letters start the long part's first word and follow in order
+    through its words' letters, so "PT - Partido dos Trabalhadores" and "Rassemblement
+    National (RN)" lose their acronyms but "Labour - Leeds" keeps both parts.
+    """
+    parts = [p.strip() for p in _SEGMENTS.split(text) if p and p.strip()]
+    if len(parts) != 2:
+        return text
+    short, long = sorted(parts, key=len)
+    letters = "".join(_tokens(short))
+    words = _tokens(long)
+    if " " in short.strip() or not 2 <= len(letters) <= 6 or len(words) < 2:
+        return text
+    if not letters.isalpha() or letters[0] != words[0][0]:
+        return text
+    rest = iter("".join(words))
+    return long if all(c in rest for c in letters) else text
 
 
 def has_prefix(name: str) -> bool:
