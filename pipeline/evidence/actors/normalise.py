@@ -166,9 +166,10 @@ def _conjunctions(tokens: list[str]) -> list[str]:
 def _drop_acronym(text: str) -> str:
     """A name written twice, spelt out and as its acronym, keeps the spelt-out part.
 
-    Only when the acronym's letters start the long part's first word and follow in order
-    through its words' letters, so "PT - Partido dos Trabalhadores" and "Rassemblement
-    National (RN)" lose their acronyms but "Labour - Leeds" keeps both parts.
+    Only when the acronym reads as the long part's initials: its first letter starts the long
+    part, one of its letters starts the long part's last word, and the rest follow in order
+    ("PT - Partido dos Trabalhadores", "Rassemblement National (RN)", "PSOL - Partido
+    Socialismo e Liberdade"; not "PS - Partido dos Trabalhadores", not "Labour - Leeds").
     """
     parts = [p.strip() for p in _SEGMENTS.split(text) if p and p.strip()]
     if len(parts) != 2:
@@ -176,12 +177,23 @@ def _drop_acronym(text: str) -> str:
     short, long = sorted(parts, key=len)
     letters = "".join(_tokens(short))
     words = _tokens(long)
-    if " " in short.strip() or not 2 <= len(letters) <= 6 or len(words) < 2:
+    if " " in short or not 2 <= len(letters) <= 6 or not letters.isalpha() or len(words) < 2:
         return text
-    if not letters.isalpha() or letters[0] != words[0][0]:
-        return text
-    rest = iter("".join(words))
-    return long if all(c in rest for c in letters) else text
+    head, last = "".join(words[:-1]), words[-1]
+    for k in range(1, len(letters)):
+        if (
+            letters[0] == head[0]
+            and letters[k] == last[0]
+            and _in_order(letters[1:k], head[1:])
+            and _in_order(letters[k + 1 :], last[1:])
+        ):
+            return long
+    return text
+
+
+def _in_order(letters: str, text: str) -> bool:
+    rest = iter(text)
+    return all(c in rest for c in letters)
 
 
 def has_prefix(name: str) -> bool:
