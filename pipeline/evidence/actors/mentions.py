@@ -161,7 +161,7 @@ def extract(
                 _mentions.c.name,
                 _mentions.c.country_code,
                 _mentions.c.source_entity_id,
-            )
+            ).execution_options(yield_per=10_000)
         )
     }
     public_ids = _public_ids(conn)
@@ -210,7 +210,7 @@ def _rows(
 ) -> Iterator[tuple[str, MentionField, Any]]:
     for source in sorted(fields):
         for field in fields[source]:
-            for row in conn.execute(_grouped(source, field)):
+            for row in conn.execute(_grouped(source, field).execution_options(yield_per=10_000)):
                 yield source, field, row
 
 

@@ -6,8 +6,8 @@ join a curated decision forbids:
 
 1. the registry: an actor's name and aliases, and ``same`` pairs;
 2. strong identifiers shared by two nodes (FEC, EIN, CNPJ, a platform's account id);
-3. fuzzy similarity, compared only inside blocks (the two rarest tokens of a name, or the
-   first letters of a one-word name), never all pairs.
+3. fuzzy similarity, compared only inside blocks (names equal but for one word, for the word
+   order or for the spacing, or but for a word one of them adds), never all pairs.
 
 A fuzzy join is accepted only when the two names have the same tokens but for one slip in a
 long token (one edit, two in long words, never the first letter) or the same tokens in another
@@ -21,8 +21,8 @@ missed one only splits it); thresholds were chosen on the labelled set (docs/act
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -181,20 +181,45 @@ def _identifier_edges(
 
 
 def _blocks(names: list[str]) -> Iterator[list[int]]:
-    """Groups of node indices worth comparing, each at most ``MAX_BLOCK`` long."""
-    tokens = [n.split() for n in names]
-    frequency = Counter(t for toks in tokens for t in set(toks))
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for i, toks in enumerate(tokens):
-        words = sorted({t for t in toks if len(t) >= 3 and not t.isdigit()})
-        for word in sorted(words, key=lambda t: (frequency[t], t))[:2]:
-            blocks[word].append(i)
-        if len(toks) <= 2:  # short names: also by their first letters ("moveon"/"move on")
-            blocks["\x00" + "".join(toks)[:4]].append(i)
-    for key in sorted(blocks):
-        group = blocks[key]
-        if 1 < len(group) <= MAX_BLOCK:
-            yield group
+    """Groups of node indices worth comparing: only names a rule could relate share a key.
+
+    Keys (never all pairs): the content words in any order; the letters without spaces; the
+    name with its k-th word masked (names that differ in that word only: a typo candidate;
+    the masked word's first letter is part of the key, as a slip never changes it); the name
+    with its k-th word left out (meets a shorter name that this one adds a word to). One kind
+    of key at a time, so memory holds one key per name, not all of them. A group larger than
+    ``MAX_BLOCK`` comes from a word too common to tell anything: skipped.
+    """
+    longest = max((n.count(" ") + 1 for n in names), default=0)
+    kinds: list[Callable[[list[str]], list[tuple[str, ...]]]] = [
+        lambda toks: [("order", *_content(toks))],
+        lambda toks: [("compact", "".join(toks))],
+    ]
+    for k in range(longest):
+        kinds.append(lambda toks, k=k: _slot(toks, k))
+        kinds.append(lambda toks, k=k: _without(toks, k))
+    for kind in kinds:
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, name in enumerate(names):
+            for key in kind(name.split()):
+                groups.setdefault(key, []).append(i)
+        for group in groups.values():  # insertion order follows the sorted names
+            if 1 < len(group) <= MAX_BLOCK:
+                yield group
+
+
+def _slot(toks: list[str], k: int) -> list[tuple[str, ...]]:
+    if k >= len(toks) or any(c.isdigit() for c in toks[k]):
+        return []
+    return [(toks[k][0], *toks[:k], "", *toks[k + 1 :])]
+
+
+def _without(toks: list[str], k: int) -> list[tuple[str, ...]]:
+    """The whole name (as the shorter one) and the name without its k-th word (as the longer)."""
+    keys = [tuple(toks)]
+    if k < len(toks) and len(toks) > 1:
+        keys.append((*toks[:k], *toks[k + 1 :]))
+    return keys
 
 
 def _fuzzy(names: list[str], merge_score: float) -> list[tuple[float, int, int, str]]:

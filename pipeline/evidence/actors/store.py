@@ -47,7 +47,7 @@ class _Mention:
 def resolve_and_write(conn: Connection, registry: Registry, now: datetime) -> Written:
     """Resolve every mention in the database and write actors and links."""
     by_node: dict[str, list[_Mention]] = defaultdict(list)
-    identifiers: dict[str, set[str]] = defaultdict(set)
+    identifiers: dict[str, tuple[str, ...]] = {}
     for row in conn.execute(
         select(
             _mentions.c.id,
@@ -58,15 +58,14 @@ def resolve_and_write(conn: Connection, registry: Registry, now: datetime) -> Wr
             _mentions.c.actor_id,
             _mentions.c.method,
             _mentions.c.score,
-        )
+        ).execution_options(yield_per=10_000)  # a server-side cursor on PostgreSQL
     ):
-        mention = _Mention(
-            row.id, row.name, row.normalised_name, row.ads, (row.actor_id, row.method, row.score)
+        node = row.normalised_name
+        by_node[node].append(
+            _Mention(row.id, row.name, node, row.ads, (row.actor_id, row.method, row.score))
         )
-        by_node[row.normalised_name].append(mention)
-        identifiers[row.normalised_name].update(row.identifiers or ())
-    for node in by_node:
-        identifiers.setdefault(node, set())
+        known = identifiers.get(node, ())
+        identifiers[node] = tuple(sorted({*known, *row.identifiers})) if row.identifiers else known
     resolution = resolve(identifiers, registry)
     existing = {
         r.key: (r.id, r.name, r.kind, r.curated, r.merged_into)
@@ -149,6 +148,8 @@ def _display_name(nodes: tuple[str, ...], by_node: dict[str, list[_Mention]]) ->
         for mention in by_node[node]:
             totals[mention.name][0] += mention.ads
             totals[mention.name][1] += 1
+    if len(totals) == 1:
+        return next(iter(totals))
     return min(totals, key=lambda n: (has_prefix(n), -totals[n][0], -totals[n][1], n))
 
 
