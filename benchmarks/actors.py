@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from rapidfuzz import fuzz  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from benchmarks.scratch_pg import scratch_database  # noqa: E402
 from pipeline import db  # noqa: E402
 from pipeline.evidence.actors.evaluate import evaluate, load_labelled  # noqa: E402
 from pipeline.evidence.actors.normalise import normalise  # noqa: E402
@@ -115,12 +115,69 @@ def quality() -> bool:
     return ok
 
 
-_FIRST = (
-    ["Jane", "John", "Maria", "Ana", "Luis", "Rahul", "Amina", "Kofi", "Chen", "Sofia", "Pierre", "Giulia", "Wanjiru", "Diego", "Priya"]
-)
-_LAST = ["Okafor", "Silva", "Rossi", "Dupont", "Kumar", "Mwangi", "Smith", "Garcia", "Bianchi", "Martin", "Patel", "Otieno", "Gonzalez", "Ferreira", "Moreau", "Singh", "Kamau", "Lopez", "Romano", "Bernard"]
-_ORG = ["Action", "Alliance", "Future", "Progress", "Liberty", "Unity", "Green", "Citizens", "Workers", "Renewal"]
-_KIND = ["PAC", "Fund", "Committee", "Network", "Coalition", "Foundation", "Movement", "Forum", "Council", "Institute"]
+_FIRST = [
+    "Jane",
+    "John",
+    "Maria",
+    "Ana",
+    "Luis",
+    "Rahul",
+    "Amina",
+    "Kofi",
+    "Chen",
+    "Sofia",
+    "Pierre",
+    "Giulia",
+    "Wanjiru",
+    "Diego",
+    "Priya",
+]
+_LAST = [
+    "Okafor",
+    "Silva",
+    "Rossi",
+    "Dupont",
+    "Kumar",
+    "Mwangi",
+    "Smith",
+    "Garcia",
+    "Bianchi",
+    "Martin",
+    "Patel",
+    "Otieno",
+    "Gonzalez",
+    "Ferreira",
+    "Moreau",
+    "Singh",
+    "Kamau",
+    "Lopez",
+    "Romano",
+    "Bernard",
+]
+_ORG = [
+    "Action",
+    "Alliance",
+    "Future",
+    "Progress",
+    "Liberty",
+    "Unity",
+    "Green",
+    "Citizens",
+    "Workers",
+    "Renewal",
+]
+_KIND = [
+    "PAC",
+    "Fund",
+    "Committee",
+    "Network",
+    "Coalition",
+    "Foundation",
+    "Movement",
+    "Forum",
+    "Council",
+    "Institute",
+]
 _FORMS = ("", " Inc.", " LLC", " Ltd", " SAS", " S.r.l.", " Ltda", " Pvt Ltd", " S.A.")
 _PREFIXES = ("", "Paid for by ", "Pagado por ", "Payé par ", "Promoted by ")
 
@@ -168,11 +225,11 @@ def build(url: str, mentions: int) -> float:
             conn,
             Advertiser.__table__,
             ["id", "source", "source_advertiser_id", "name", "first_seen_at", "updated_at"],
-        ).write(  # fmt: skip
+        ).write(
             [
                 (i + 1, "meta", str(10_000_000 + i), f"{bases[i % len(bases)]}", now, now)
                 for i in range(ads)
-            ]  # fmt: skip
+            ]
         )
         BulkInsert(conn, Funder.__table__, ["id", "name", "first_seen_at"]).write(
             [(i + 1, f"{_variant(bases[i % len(bases)], rng)} #{i}", now) for i in range(ads)]
@@ -201,7 +258,7 @@ def build(url: str, mentions: int) -> float:
                     "x",
                 )
                 for i in range(ads)
-            ]  # fmt: skip
+            ]
         )
         BulkInsert(conn, AdCountry.__table__, ["ad_id", "country_code"]).write(
             [(i + 1, COUNTRIES[i % len(COUNTRIES)]) for i in range(ads)]
@@ -303,29 +360,8 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     results = scale(f"sqlite:///{workdir / 'bench.sqlite'}", args.mentions, workdir, "SQLite")
     if args.pg_url:
-        from sqlalchemy.engine import make_url
-
-        name = f"adlib_actors_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            args.pg_url.replace("postgresql://", "postgresql+psycopg://", 1),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
-        try:
+        with scratch_database(args.pg_url, "adlib_actors_bench") as url:
             results += scale(url, args.mentions, workdir, "PostgreSQL")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE datname = :name AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": name},
-                )
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            admin.dispose()
     ok = report(results) and ok
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Float,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 
 from pipeline.evidence.actors.normalise import has_prefix, normalise
 from pipeline.evidence.actors.registry import Registry
@@ -24,6 +36,16 @@ from schema.actor_tables import Actor, ActorMention
 
 _actors = Actor.__table__
 _mentions = ActorMention.__table__
+#: Where one resolution's changed links wait for the single UPDATE (per connection, dropped).
+_staged = Table(
+    "actor_links_staged",
+    MetaData(),
+    Column("id", BigInteger, primary_key=True),
+    Column("actor_id", BigInteger),
+    Column("method", String(16)),
+    Column("score", Float),
+    prefixes=["TEMPORARY"],
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +189,12 @@ def _link_mentions(
     survivors: dict[tuple[str, ...], int],
     by_node: dict[str, list[_Mention]],
 ) -> int:
-    updates: list[dict[str, Any]] = []
+    """Point every mention whose actor, method or score changed at its actor.
+
+    The changes are staged in a temporary table (COPY on PostgreSQL) and applied by one
+    ``UPDATE ... FROM``: one statement per mention would cost minutes at national scale.
+    """
+    staged: list[tuple[int, int, str, float | None]] = []
     for cluster in resolution.clusters:
         actor_id = survivors[cluster.nodes]
         for node in cluster.nodes:
@@ -177,9 +204,18 @@ def _link_mentions(
             )
             for mention in mentions:
                 if mention.current != (actor_id, method, score):
-                    updates.append(
-                        {"pk": mention.id, "actor_id": actor_id, "method": method, "score": score}
-                    )
-    for part in chunks(updates, 20000):
-        conn.execute(update(_mentions).where(_mentions.c.id == bindparam("pk")), list(part))
-    return len(updates)
+                    staged.append((mention.id, actor_id, method, score))
+    if not staged:
+        return 0
+    _staged.create(conn, checkfirst=True)
+    conn.execute(delete(_staged))
+    writer = BulkInsert(conn, _staged, ["id", "actor_id", "method", "score"])
+    for part in chunks(staged, 20_000):
+        writer.write(part)
+    conn.execute(
+        update(_mentions)
+        .where(_mentions.c.id == _staged.c.id)
+        .values(actor_id=_staged.c.actor_id, method=_staged.c.method, score=_staged.c.score)
+    )
+    _staged.drop(conn)
+    return len(staged)
