@@ -19,3 +19,4 @@ bench:           ## throughput and memory against same-run baselines
 	$(PY) benchmarks/meta_ingest.py
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/google_ingest.py
+	$(PY) benchmarks/actors.py

@@ -30,15 +30,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 
+from benchmarks.scratch_pg import scratch_database  # noqa: E402
 from pipeline import db  # noqa: E402
 from pipeline.export import EXPORT_FILES  # noqa: E402
 
@@ -293,32 +293,9 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     results = run(f"sqlite:///{workdir / 'bench.sqlite'}", args.ads, workdir, "SQLite")
     report(results)  # now, in case the PostgreSQL half fails
-    pg_name = None
-    admin = None
     if args.pg_url:
-        from sqlalchemy.engine import make_url
-
-        pg_name = f"adlib_export_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            args.pg_url.replace("postgresql://", "postgresql+psycopg://", 1),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
-        url = make_url(args.pg_url).set(database=pg_name).render_as_string(hide_password=False)
-        try:
+        with scratch_database(args.pg_url, "adlib_export_bench") as url:
             results += run(url, args.ads, workdir, "PostgreSQL")
-        finally:
-            with admin.connect() as conn:
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE datname = :name AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": pg_name},
-                )
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}"'))
-            admin.dispose()
     ok = report(results)
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)

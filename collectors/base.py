@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from collectors.records import Page, RawPayload
+from collectors.records import DEFAULT_MENTION_FIELDS, MentionField, Page, RawPayload
 
 
 class SourceSettings(BaseModel):
@@ -108,6 +108,8 @@ class Collector(ABC):
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
     #: True when :meth:`credential_expiry` can ask the platform about the configured token.
     checks_credential: ClassVar[bool] = False
+    #: Which stored names are mentions of whom, for the actors layer (docs/actors.md).
+    mention_fields: ClassVar[tuple[MentionField, ...]] = DEFAULT_MENTION_FIELDS
 
     def __init__(self, settings: SourceSettings, context: CollectorContext) -> None:
         self.settings = settings

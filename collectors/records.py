@@ -27,6 +27,33 @@ class AdvertiserRecord:
     extra: JsonDict = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class MentionField:
+    """Where the loader keeps a name that says who is behind an ad, and what that name is.
+
+    The actors layer (``pipeline.evidence.actors``) reads these to extract *mentions*; it knows
+    the places, never the platforms. ``name`` and ``entity_id`` name a stored place:
+    ``advertiser`` (the ad's advertiser row: its name; as ``entity_id``, its platform id and
+    public ids), ``funder``, ``beneficiary_payers.payer``, ``beneficiary_payers.beneficiary``
+    or ``extra.<key>`` (a key of ``ads.extra``). ``role`` is advertiser, payer, beneficiary or
+    agency (docs/actors.md says what each can and cannot tell).
+    """
+
+    role: Literal["advertiser", "payer", "beneficiary", "agency"]
+    name: str
+    entity_id: str | None = None
+
+
+#: What most platforms publish: the account that ran the ad, the declared payer and the EU
+#: beneficiary/payer pairs. A collector whose names mean something else overrides it.
+DEFAULT_MENTION_FIELDS: tuple[MentionField, ...] = (
+    MentionField("advertiser", "advertiser", entity_id="advertiser"),
+    MentionField("payer", "funder"),
+    MentionField("payer", "beneficiary_payers.payer"),
+    MentionField("beneficiary", "beneficiary_payers.beneficiary"),
+)
+
+
 @dataclass(slots=True)
 class CreativeRecord:
     """One card or version of an ad's creative, in the platform's order."""

@@ -33,6 +33,7 @@ from collectors.download import BulkArchive
 from collectors.records import (
     AdvertiserRecord,
     CreativeRecord,
+    MentionField,
     NormalisedAd,
     SpendRange,
     TargetingItem,
@@ -199,6 +200,16 @@ class SnapCollector(BulkFileCollector):
     name = SOURCE
     Settings = SnapSettings
     settings: SnapSettings
+    #: OrganizationName (stored as the advertiser) is "the Organization within Ads Manager who
+    #: is responsible for creating the Ad", in practice often the agency; PayingAdvertiserName
+    #: (the funder) and, from 2022, CommitteeName with its id are the payers.
+    mention_fields = (
+        MentionField("agency", "advertiser"),
+        MentionField("payer", "funder"),
+        MentionField(
+            "payer", "extra.committee_name", entity_id="extra.committee_identification_number"
+        ),
+    )
 
     def scopes(self) -> list[str]:
         return [str(year) for year in self.settings.years]

@@ -239,6 +239,8 @@ def print_summary(report: RunReport) -> None:
     for o in report.outcomes:
         for notice in o.notices:
             console.print(f"{o.source}/{o.scope}: note: {notice}", markup=False, highlight=False)
+    for step, reason in report.derived_failures.items():
+        console.print(f"{step} failed (collected data kept): {reason}", markup=False)
 
 
 @cli.command()
@@ -575,6 +577,11 @@ def demo(out_dir: str) -> None:
     from pipeline.demo import run_demo
 
     sys.exit(run_demo(Path(out_dir)))
+
+
+from pipeline.cli_actors import actors  # noqa: E402 - it builds on the helpers above
+
+cli.add_command(actors)
 
 
 def main() -> None:

@@ -72,6 +72,14 @@ class SchedulerSettings(BaseModel):
         return value
 
 
+class ActorsSettings(BaseModel):
+    """``actors`` in ``config.yaml``: the actors layer (docs/actors.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: The curated registry, relative to config.yaml; a missing file means no curation.
+    registry: str = Field(default="actors.yaml", min_length=1)
+
+
 class AppSettings(BaseModel):
     """The top level of ``config.yaml``; ``sources`` are validated per collector."""
 
@@ -82,6 +90,7 @@ class AppSettings(BaseModel):
     log: LogSettings = LogSettings()
     status: StatusSettings = StatusSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    actors: ActorsSettings = ActorsSettings()
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("countries")
@@ -110,6 +119,8 @@ class Config:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     #: source name -> why it cannot run (an environment variable it needs is not set)
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: the curated actors registry (``actors.registry``, resolved against the config's folder)
+    actors_registry: Path = Path("actors.yaml")
 
     def enabled_sources(self) -> list[str]:
         return [name for name, settings in self.sources.items() if settings.enabled]
@@ -185,6 +196,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, path: Path | None = No
         sources=sources,
         scheduler=app.scheduler,
         unavailable=unavailable,
+        actors_registry=base_dir / app.actors.registry,
     )
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy import Engine
 
 from collectors.redact import Redactor
 from collectors.replicas import DEMOS, ReplicaServer
@@ -53,6 +55,26 @@ def available_replicas() -> dict[str, DemoReplica]:
         module_name, _, attr = target.partition(":")
         replicas[name] = getattr(importlib.import_module(module_name), attr)()
     return replicas
+
+
+def _actors_summary(console: Console, engine: Engine, out_dir: Path) -> None:
+    """Two lines on the actors layer: how many actors, and who is on several platforms."""
+    from pipeline.evidence.actors.catalogue import ListFilter, list_actors
+
+    with engine.connect() as conn:
+        everyone = list_actors(conn, ListFilter())
+        cross = list_actors(conn, ListFilter(min_sources=2))
+    agencies = sum(1 for row in everyone if "agency" in row[6].split(","))
+    console.print(
+        f"\n[bold]Actors[/]: {len(everyone)} resolved from the platforms' names, "
+        f"{agencies} seen as agencies, {len(cross)} on two or more platforms: "
+        + ", ".join(escape(str(row[1])) for row in cross[:5]),
+        markup=True,
+        highlight=False,
+    )
+    console.print(
+        f"See them: [bold]adlib actors list --config {out_dir / 'config.yaml'} --min-sources 2[/]"
+    )
 
 
 def run_demo(out_dir: Path) -> int:
@@ -109,6 +131,7 @@ def run_demo(out_dir: Path) -> int:
     with engine.connect() as conn:
         result = conn.exec_driver_sql(EXAMPLE_QUERY)
         write_rows(list(result.keys()), [tuple(r) for r in result], "table")
+    _actors_summary(console, engine, out_dir)
     console.print(
         f"\nTry your own: [bold]adlib sql --config {out_dir / 'config.yaml'} "
         '"SELECT source, COUNT(*) FROM ads GROUP BY source"[/]'

@@ -31,12 +31,25 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Engine, Table, bindparam, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    text,
+)
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeEngine
 
 from pipeline import db
 from pipeline.cells import ARROW_TYPES, Cells, iso_utc, timestamp_value
 from pipeline.dictionary import FORMULA_RULE, column_kind, render_export_dictionary, table_entry
+from schema.actor_tables import Actor, ActorMention
 from schema.models import (
     Ad,
     AdCountry,
@@ -50,6 +63,7 @@ from schema.models import (
     Funder,
 )
 from schema.types import UTCDateTime
+from schema.views import view_doc
 
 #: Rows per fetch from the database: the Python objects of one batch are most of the
 #: export's memory (about 20 MB for 10,000 ads rows), so it is kept small.
@@ -73,10 +87,31 @@ class ExportFile:
 
     name: str
     table: Table
-    #: ``ad``: the table's ``ad_id`` is a selected ad; otherwise the column of ``ads``
-    #: (advertiser_id, funder_id) that points at the table's ``id``; ``self`` for ``ads``.
+    #: ``ad``: the table's ``ad_id`` is a selected ad; ``mention`` / ``actor``: the table's
+    #: ``id`` (``actor_id`` in a view) is a mention / an actor of a selected ad; otherwise the
+    #: column of ``ads`` (advertiser_id, funder_id) that points at the table's ``id``;
+    #: ``self`` for ``ads``.
     link: str
     order: tuple[str, ...]
+    #: only rows of the exported countries (a view with a ``country_code`` column)
+    by_country: bool = False
+
+
+def _view_table(view: str, **kinds: type[TypeEngine[Any]]) -> Table:
+    """A view as a Table object (typed columns, comments from its SQL file) for export."""
+    doc = view_doc(view)
+    columns = [Column(c, kind(), comment=doc.columns.get(c)) for c, kind in kinds.items()]
+    return Table(view, MetaData(), *columns, comment=doc.description)
+
+
+#: Subqueries of the ``mention`` and ``actor`` links ({where} selects the ads ``a``).
+_MENTIONS_OF_ADS = (
+    "SELECT am.mention_id FROM ad_actor_mentions am JOIN ads a ON a.id = am.ad_id WHERE {where}"
+)
+_ACTORS_OF_ADS = (
+    "SELECT m.actor_id FROM actor_mentions m JOIN ad_actor_mentions am ON am.mention_id = m.id"
+    " JOIN ads a ON a.id = am.ad_id WHERE {where}"
+)
 
 
 EXPORT_FILES: tuple[ExportFile, ...] = (
@@ -90,7 +125,37 @@ EXPORT_FILES: tuple[ExportFile, ...] = (
     ExportFile("targeting", AdTargeting.__table__, "ad", ("ad_id", "id")),
     ExportFile("spend", AdSpend.__table__, "ad", ("ad_id", "currency")),
     ExportFile("observations", AdObservation.__table__, "ad", ("ad_id", "observed_at", "id")),
-)
+    ExportFile("actors", Actor.__table__, "actor", ("id",)),
+    ExportFile("actor_mentions", ActorMention.__table__, "mention", ("id",)),
+    ExportFile(
+        "ad_actors",
+        _view_table(
+            "v_ad_actors", ad_id=Integer, source=Text, role=Text, actor_id=Integer,
+            actor_name=Text, kind=Text, principal=Integer,
+        ),
+        "ad",
+        ("ad_id", "role", "actor_id"),
+    ),
+    ExportFile(
+        "actor_names",
+        _view_table(
+            "v_actor_names", actor_id=Integer, actor_name=Text, kind=Text, source=Text,
+            role=Text, name=Text, country_code=Text, ads=Integer,
+        ),
+        "actor",
+        ("actor_id", "source", "role", "name", "country_code"),
+    ),
+    ExportFile(
+        "actor_spend",
+        _view_table(
+            "v_actor_spend", actor_id=Integer, source=Text, country_code=Text, month=Text,
+            currency=Text, spend_lower=Float, spend_upper=Float, ads=Integer,
+        ),
+        "actor",
+        ("actor_id", "source", "country_code", "month", "currency"),
+        by_country=True,
+    ),
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -203,9 +268,15 @@ class _Selection:
         order = ", ".join(f"{alias}.{c}" for c in spec.order)
         if spec.link == "self":
             condition = self.where
+        elif spec.link in ("mention", "actor"):
+            key = "id" if spec.table.name in ("actors", "actor_mentions") else "actor_id"
+            subquery = _MENTIONS_OF_ADS if spec.link == "mention" else _ACTORS_OF_ADS
+            condition = f"t.{key} IN ({subquery.format(where=self.where)})"
         else:
             key, picked = ("ad_id", "a.id") if spec.link == "ad" else ("id", f"a.{spec.link}")
             condition = f"t.{key} IN (SELECT {picked} FROM ads a WHERE {self.where})"
+        if spec.by_country:
+            condition += " AND t.country_code IN :countries"
         sql = f"SELECT {columns} FROM {spec.table.name} {alias} WHERE {condition} ORDER BY {order}"
         return text(sql).bindparams(*self.binds)
 

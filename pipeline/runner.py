@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from collectors import collector_class
 from collectors.base import Collector, CollectorContext, CollectorError, ScopeSkipped
 from collectors.redact import Redactor
 from pipeline import faults
+from pipeline.actors_step import resolve_actors
 from pipeline.config import Config, ConfigError
 from pipeline.load import PageResult, load_page
 from pipeline.lock import SourceLocks
@@ -78,10 +80,12 @@ class RunReport:
     outcomes: list[ScopeOutcome] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    #: steps run on the loaded data (actors, ...) -> why they failed; the data stays
+    derived_failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
-        if any(o.status == "failed" for o in self.outcomes):
+        if any(o.status == "failed" for o in self.outcomes) or self.derived_failures:
             return EXIT_SCOPE_FAILED
         return EXIT_OK
 
@@ -449,4 +453,21 @@ def run_collection(
 ) -> RunReport:
     """One run, as the CLI, the daemon, the demo and the benchmarks start it."""
     runner = Runner(config, engine, log=log, reporter=reporter, stop=stop, redactor=redactor)
-    return runner.run(sources=sources, countries=countries, since=since)
+    report = runner.run(sources=sources, countries=countries, since=since)
+    if not report.interrupted:
+        _derive(report, log, "actors", lambda: resolve_actors(config, engine).line())
+    return report
+
+
+def _derive(report: RunReport, log: logging.Logger, step: str, work: Callable[[], str]) -> None:
+    """Run a step on the loaded data; a failure is reported (exit 1), never loses the data.
+
+    Every failure is caught on purpose: the collected data is committed by then, and a bug in
+    a derived step must not turn into a lost night of collection.
+    """
+    try:
+        log.info(work())
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        report.derived_failures[step] = reason
+        log.error("%s step failed (collected data is kept): %s", step, reason)

@@ -43,6 +43,12 @@ class Actor(Base):
     curated: Mapped[bool] = mapped_column(
         default=False, comment="true when the curated registry names this actor"
     )
+    merged_into: Mapped[int | None] = mapped_column(
+        BigId,
+        ForeignKey("actors.id"),
+        comment="the actor this one was merged into by a later resolution; NULL while it "
+        "stands on its own (its id then still leads to the survivor)",
+    )
     first_seen_at: Mapped[datetime] = mapped_column(comment="when adlib created the actor (UTC)")
     updated_at: Mapped[datetime] = mapped_column(comment="last change by resolution (UTC)")
 

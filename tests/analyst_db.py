@@ -45,7 +45,10 @@ from collectors.replicas.google import GoogleBundleReplica
 from collectors.replicas.meta import MetaReplica
 from collectors.replicas.snap import SnapReplica
 from pipeline import db
+from pipeline.actors_step import mention_fields
 from pipeline.config import parse_config
+from pipeline.evidence import actors
+from pipeline.evidence.actors.registry import Registry
 from pipeline.load import load_page
 from pipeline.runner import open_run, run_collection
 from tests.conftest import FIXTURES, _pg_admin_url, _pg_reachable, write_config
@@ -133,6 +136,8 @@ def build_hand_database(url: str) -> None:
                 load_page(
                     conn, loaded, source=page["source"], run_id=run_id, now=at, redactor=Redactor()
                 )
+    with engine.begin() as conn:  # as `adlib collect` does after loading
+        actors.run(conn, mention_fields(), Registry(), at)
     engine.dispose()
 
 

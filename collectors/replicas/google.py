@@ -34,6 +34,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from collectors.replicas.actors import CROSS_PLATFORM
 from collectors.replicas.bulkfile import BulkFileEndpoint, Fault
 from collectors.replicas.demo import DemoReplica
 from collectors.replicas.server import ReplicaRequest, ReplicaResponse
@@ -143,9 +144,12 @@ def _synthetic_advertisers(rng: random.Random, count: int) -> list[Advertiser]:
     for n in range(count):
         region, currency = plan[n % len(plan)]
         advertiser_id = f"AR{rng.randrange(10**19, 10**20)}"
-        advertisers.append(
-            Advertiser(advertiser_id, f"COMMITTEE {n} FOR TESTING", region, currency)
-        )
+        cross = CROSS_PLATFORM[n] if n < len(CROSS_PLATFORM) else None
+        if cross and cross.google_advertiser:  # one organisation on several platforms
+            name, ids = cross.google_advertiser, cross.google_public_ids
+        else:
+            name, ids = f"COMMITTEE {n} FOR TESTING", ""
+        advertisers.append(Advertiser(advertiser_id, name, region, currency, ids))
     return advertisers
 
 
@@ -406,7 +410,8 @@ def _members_current(
     creative_map: tuple[str, str] | None,
 ) -> dict[str, str]:
     currencies = CURRENCIES["current"]
-    synthetic = [a for a in advertisers if a.name.startswith("COMMITTEE")]
+    samples = {a.advertiser_id for a in sample_advertisers()}
+    synthetic = [a for a in advertisers if a.advertiser_id not in samples]
     sample = _sample("google_advertiser_stats_sample.csv")
     stats_rows = [
         [a.advertiser_id if a.advertiser_id != advertiser_map[0] else advertiser_map[1],

@@ -71,6 +71,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from collectors.replicas.actors import CROSS_PLATFORM
 from collectors.replicas.demo import DemoReplica
 from collectors.replicas.server import ReplicaRequest, ReplicaResponse
 
@@ -568,6 +569,9 @@ class _AdRenderer:
         rng, spec = self.rng, self.spec
         page = rng.randrange(self.n_pages)
         page_name = f"Citizens for {_TOPICS[page % len(_TOPICS)].title()} {page}"
+        cross = CROSS_PLATFORM[page] if page < len(CROSS_PLATFORM) else None
+        if cross:  # one organisation on several platforms, spelt its own way on each
+            page_name = cross.meta_page
         cards = rng.choice((1, 1, 1, 2, 3))
         topic = rng.choice(_TOPICS)
         ad: dict[str, Any] = {
@@ -602,6 +606,8 @@ class _AdRenderer:
         if rng.random() < 0.9:
             # Bylines name the payer: mostly the page itself, sometimes a committee behind it.
             ad["bylines"] = page_name if page % 3 else f"{_TOPICS[page % 7].title()} Action Fund"
+            if cross:
+                ad["bylines"] = cross.meta_byline
         if spec.stop is not None:
             ad["ad_delivery_stop_time"] = spec.stop.isoformat()
         eu_reached = [c for c in spec.countries if c in EU]

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from collectors.replicas.actors import CROSS_PLATFORM, SNAP_AGENCIES
 from collectors.replicas.bulkfile import BulkFileEndpoint, Fault
 from collectors.replicas.demo import DemoReplica
 from collectors.replicas.server import ReplicaRequest, ReplicaResponse
@@ -120,10 +121,10 @@ def generated_row(rng: random.Random, year: int, number: int) -> dict[str, str]:
         "EndDate": ""
         if number % 8 == 0
         else (start + timedelta(days=14)).strftime("%Y/%m/%d %H:%M:%SZ"),
-        "OrganizationName": _BROKEN_MARK if number == 3 else f"Agency {number % 5}",
+        "OrganizationName": _BROKEN_MARK if number == 3 else SNAP_AGENCIES[number % 5],
         "BillingAddress": address,
         "CandidateBallotInformation": "Get out the vote" if number % 4 == 0 else "",
-        "PayingAdvertiserName": f"Committee {number % 7}",
+        "PayingAdvertiserName": _payer(number),
         "Gender": ("", "FEMALE", "MALE")[number % 3],
         "AgeBracket": ("18+", "18-24", "21+", "")[number % 4],
         "CountryCode": country,
@@ -139,12 +140,19 @@ def generated_row(rng: random.Random, year: int, number: int) -> dict[str, str]:
     }
     if year >= 2022:
         row.update(
-            CommitteeName=f"Committee {number % 7}",
+            CommitteeName=_payer(number + 1),
             CommitteeIdentificationNumber=f"C00{number:06d}",
             DisclosureNameOfCommittee=f"Paid for by Committee {number % 7}",
             AdvertisingJurisdiction="US-CA",
         )
     return row
+
+
+def _payer(number: int) -> str:
+    """Every other row names one of the cross-platform organisations (collectors.replicas.actors)."""
+    if number % 2:
+        return CROSS_PLATFORM[number // 2 % len(CROSS_PLATFORM)].snap_payer
+    return f"Committee {number % 7}"
 
 
 class SnapReplica:

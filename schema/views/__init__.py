@@ -36,6 +36,8 @@ VIEW_NAMES: tuple[str, ...] = (
     "v_funders",
     "v_spend_history",
     "v_ad_actors",
+    "v_actor_names",
+    "v_actor_spend",
 )
 
 #: ``@name(...)`` expansions per dialect; ``{0}``, ``{1}`` are the (already expanded) arguments.

@@ -119,6 +119,23 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
     "open_ended_spend": [("meta", "USD", 1, 100000)],
     # m2 (KE, US) and m5 (KE) have no stop date; nothing running is delisted.
     "running_ads_per_country": [("KE", "meta", 2), ("US", "meta", 1)],
+    # Actor ids follow the normalised names' order: citizens for transit 1, friends of kenya 2,
+    # green kenya 3, ke youth media 4, kenya forward 5, ... Friends of Kenya is the Meta
+    # byline (KE, and US through m2) and the Snap payer (KE).
+    "actors_on_several_platforms": [(2, "Friends of Kenya", 2, 2, 1)],
+    "actors_in_several_countries": [(2, "Friends of Kenya", 2, 2), (5, "Kenya Forward", 2, 1)],
+    # KE Youth Media is S1's Snap organisation (agency role); S1's payer is Friends of Kenya.
+    "agency_clients": [("KE Youth Media", "Friends of Kenya", "payer", 1)],
+    # m1 (KE, 1000..1499): 12/20 in January, 8/20 in February; m2 (KE and US: upper bounds
+    # only, run 2's 200..299): 14/22 in February, 8/22 in March, in each country; S1: 250.
+    "actor_spend_by_month": [
+        ("meta", "KE", "2026-01", "KES", 1, 600, 899.4),
+        ("meta", "KE", "2026-02", "KES", 2, 400, 789.8727),
+        ("meta", "KE", "2026-03", "KES", 1, 0, 108.7273),
+        ("meta", "US", "2026-02", "KES", 1, 0, 190.2727),
+        ("meta", "US", "2026-03", "KES", 1, 0, 108.7273),
+        ("snap", "KE", "2026-02", "USD", 1, 250, 250),
+    ],
 }
 
 
@@ -169,6 +186,11 @@ def _replica_params(url: str) -> dict[str, str]:
         "since": "2000-01-01",
         "source": source,
         "ad": ad,
+        "actor": rows(
+            url,
+            "SELECT a.name FROM actors a JOIN actor_mentions m ON m.actor_id = a.id"
+            " GROUP BY a.id, a.name ORDER BY SUM(m.ads) DESC, a.name LIMIT 1",
+        )[0][0],
     }
 
 

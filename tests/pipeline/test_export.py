@@ -40,6 +40,17 @@ KE_ROWS = {
     "targeting": 5,  # m1: 2, CR1: 2, S1: 1
     "spend": 6,  # one range per ad
     "observations": 7,  # one each, plus m2's spend change in run 2
+    # actors: Kenya Forward, Friends of Kenya (Meta byline and Snap payer), New Voices KE,
+    # Green Kenya, KE Youth Media (the Snap organisation: agency role)
+    "actors": 5,
+    # Kenya Forward and Friends of Kenya on Meta in KE and US (m2), the other three in KE,
+    # Friends of Kenya on Snap in KE
+    "actor_mentions": 8,
+    "ad_actors": 9,  # m1, m2, S1: two actors each (advertiser/agency and payer); others one
+    "actor_names": 8,  # one per mention above
+    # per actor, platform and month in KE: Kenya Forward Jan-Mar (m1, m2), Friends of Kenya
+    # Jan-Mar on Meta and Feb on Snap, New Voices Mar, Green Kenya Jan and Feb, KE Youth Feb
+    "actor_spend": 11,
 }
 
 

@@ -54,6 +54,12 @@ def upgrade() -> None:
             comment="true when the curated registry names this actor",
         ),
         sa.Column(
+            "merged_into",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+            comment="the actor this one was merged into by a later resolution; NULL while it stands on its own (its id then still leads to the survivor)",
+        ),
+        sa.Column(
             "first_seen_at",
             schema.types.UTCDateTime(timezone=True),
             nullable=False,
@@ -64,6 +70,9 @@ def upgrade() -> None:
             schema.types.UTCDateTime(timezone=True),
             nullable=False,
             comment="last change by resolution (UTC)",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merged_into"], ["actors.id"], name=op.f("fk_actors_merged_into_actors")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_actors")),
         sa.UniqueConstraint("key", name=op.f("uq_actors_key")),

@@ -1,0 +1,54 @@
+"""The actors layer: who is behind the ads, across platforms, roles, spellings and borders.
+
+``run`` is the whole step: extract mentions from the loaded tables (``mentions``), normalise
+their names (``normalise``), cluster them under the curated registry (``resolve``,
+``registry``) and write actors with stable ids (``store``). It runs in the caller's
+transaction, so a failure leaves the previous resolution in place. ``review`` lists the pairs
+the resolver was unsure of. docs/actors.md explains roles, method, measured quality and limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from pipeline.evidence.actors.mentions import Extracted, MentionField, extract
+from pipeline.evidence.actors.registry import Registry
+from pipeline.evidence.actors.store import Written, resolve_and_write
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    extracted: Extracted
+    written: Written
+
+    @property
+    def warnings(self) -> list[str]:
+        """Registry names that match no mention (a typo, or data not collected yet)."""
+        path = self.written.resolution
+        return [
+            f"registry line {line}: {name!r} matches no mention" for line, name in path.unmatched
+        ]
+
+    def line(self) -> str:
+        w = self.written
+        return (
+            f"actors: {self.extracted.mentions} mentions ({self.extracted.new} new) resolved to "
+            f"{w.actors} actors ({w.new_actors} new, {w.merged} merged); "
+            f"{len(w.resolution.review)} pairs to review"
+        )
+
+
+def run(
+    conn: Connection,
+    fields: Mapping[str, Sequence[MentionField]],
+    registry: Registry,
+    now: datetime,
+) -> Summary:
+    """Bring mentions, actors and links up to date with the database's ads."""
+    extracted = extract(conn, fields, now)
+    written = resolve_and_write(conn, registry, now)
+    return Summary(extracted, written)
