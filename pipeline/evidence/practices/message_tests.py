@@ -1,0 +1,176 @@
+"""Message tests: clusters of an advertiser's near-duplicate ads with overlapping delivery.
+
+A refresh reads every ad with a text, advertiser by advertiser (streamed in advertiser order,
+so memory holds one advertiser at a time), and writes ``message_test_variants``:
+
+1. ads whose normalised texts are equal are one text (an exact re-use is a variant too);
+2. texts of one advertiser are linked when their shingle Jaccard similarity reaches
+   :data:`~pipeline.evidence.practices.similarity.THRESHOLD`; linked texts form a message;
+3. a message's ads are split where their delivery windows stop overlapping (sweep over start
+   times): ads of one message run months apart are re-uses, not a test;
+4. a group of two or more ads is a cluster; its id is its smallest ``ads.id``.
+
+The table is rebuilt in one transaction, so readers see the old clusters or the new ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from pipeline.evidence.practices.similarity import normalise, shingles, similar_pairs
+from schema.practice_tables import MessageTestVariant
+
+#: Bump when the method or threshold changes (stored in every row; see docs/practices.md).
+METHOD_VERSION = 1
+_BATCH = 5_000
+
+_ADS_WITH_TEXT = """
+SELECT a.id, a.advertiser_id,
+       COALESCE(a.delivery_start, a.ad_created_at, a.first_seen_at) AS window_start,
+       COALESCE(a.delivery_stop, a.last_seen_at) AS window_stop,
+       c.body
+FROM ads a
+JOIN ad_creatives c ON c.ad_id = a.id
+WHERE a.advertiser_id IS NOT NULL AND c.body IS NOT NULL AND c.body <> ''
+ORDER BY a.advertiser_id, a.id, c.position
+"""
+
+
+@dataclass(slots=True)
+class AdText:
+    """One ad of an advertiser: its text (creative bodies in order) and delivery window."""
+
+    ad_id: int
+    start: Any
+    stop: Any
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """What a refresh wrote, and how long it took."""
+
+    ads_compared: int
+    clusters: int
+    variants: int
+    seconds: float
+
+
+def refresh_message_tests(engine: Engine) -> RefreshResult:
+    """Recompute ``message_test_variants`` from the ads and their creatives."""
+    started = time.perf_counter()
+    table = MessageTestVariant.__table__
+    now = datetime.now(UTC)
+    compared = clusters = variants = 0
+    with engine.begin() as conn:
+        conn.execute(table.delete())
+        batch: list[dict[str, Any]] = []
+        for advertiser_id, ads in _advertisers(_read(conn)):
+            compared += len(ads)
+            for members in cluster_ads(ads):
+                clusters += 1
+                cluster_id = min(ad_id for ad_id, _ in members)
+                batch.extend(
+                    {
+                        "ad_id": ad_id,
+                        "cluster_id": cluster_id,
+                        "advertiser_id": advertiser_id,
+                        "similarity": score,
+                        "refreshed_at": now,
+                        "method_version": METHOD_VERSION,
+                    }
+                    for ad_id, score in members
+                )
+                if len(batch) >= _BATCH:
+                    variants += _flush(conn, batch)
+        variants += _flush(conn, batch)
+    return RefreshResult(compared, clusters, variants, time.perf_counter() - started)
+
+
+def _flush(conn: Connection, batch: list[dict[str, Any]]) -> int:
+    count = len(batch)
+    if batch:
+        conn.execute(MessageTestVariant.__table__.insert(), batch)
+        batch.clear()
+    return count
+
+
+def _read(conn: Connection) -> Iterator[tuple[int, int, Any, Any, str]]:
+    """Rows of ``_ADS_WITH_TEXT``, streamed (a server-side cursor on PostgreSQL).
+
+    The writing transaction reads them too: it only changes ``message_test_variants``, so
+    the ads it reads are a consistent snapshot on both engines.
+    """
+    result = conn.execute(
+        text(_ADS_WITH_TEXT), execution_options={"stream_results": True, "yield_per": _BATCH}
+    )
+    yield from result
+
+
+def _advertisers(rows: Iterable[tuple[int, int, Any, Any, str]]) -> Iterator[tuple[int, list[AdText]]]:
+    """Per advertiser, its ads with their creative bodies joined in position order."""
+    for advertiser_id, adv_rows in itertools.groupby(rows, key=lambda r: r[1]):
+        ads: list[AdText] = []
+        for ad_id, ad_rows in itertools.groupby(adv_rows, key=lambda r: r[0]):
+            first, *rest = ad_rows
+            body = "\n".join([first[4], *(r[4] for r in rest)])
+            ads.append(AdText(ad_id, first[2], first[3], body))
+        yield advertiser_id, ads
+
+
+def cluster_ads(ads: list[AdText]) -> list[list[tuple[int, float]]]:
+    """The message tests among one advertiser's ads: lists of ``(ad_id, similarity)``."""
+    by_text: dict[str, list[AdText]] = {}
+    for ad in ads:
+        key = normalise(ad.text)
+        if key:
+            by_text.setdefault(key, []).append(ad)
+    texts = list(by_text)
+    parent = list(range(len(texts)))
+    best = [1.0 if len(by_text[t]) > 1 else 0.0 for t in texts]
+    for i, j, score in similar_pairs([shingles(t) for t in texts]):
+        parent[_root(parent, i)] = _root(parent, j)
+        best[i], best[j] = max(best[i], score), max(best[j], score)
+    messages: dict[int, list[tuple[AdText, float]]] = {}
+    for index, key in enumerate(texts):
+        group = messages.setdefault(_root(parent, index), [])
+        group.extend((ad, best[index]) for ad in by_text[key])
+    clusters = []
+    for members in messages.values():
+        clusters.extend(_overlapping(members))
+    return clusters
+
+
+def _root(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _overlapping(members: list[tuple[AdText, float]]) -> Iterator[list[tuple[int, float]]]:
+    """Split one message's ads into runs whose delivery windows chain-overlap (2+ ads each)."""
+    ordered = sorted(
+        (m for m in members if m[0].start is not None), key=lambda m: (m[0].start, m[0].ad_id)
+    )
+    run: list[tuple[int, float]] = []
+    reach: Any = None
+    for ad, score in ordered:
+        if run and ad.start > reach:
+            if len(run) > 1:
+                yield run
+            run = []
+        if not run:
+            reach = ad.stop if ad.stop is not None else ad.start
+        else:
+            reach = max(reach, ad.stop) if ad.stop is not None else reach
+        run.append((ad.ad_id, score))
+    if len(run) > 1:
+        yield run
