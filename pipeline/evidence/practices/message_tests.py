@@ -114,7 +114,9 @@ def _read(conn: Connection) -> Iterator[tuple[int, int, Any, Any, str]]:
     yield from result
 
 
-def _advertisers(rows: Iterable[tuple[int, int, Any, Any, str]]) -> Iterator[tuple[int, list[AdText]]]:
+def _advertisers(
+    rows: Iterable[tuple[int, int, Any, Any, str]],
+) -> Iterator[tuple[int, list[AdText]]]:
     """Per advertiser, its ads with their creative bodies joined in position order."""
     for advertiser_id, adv_rows in itertools.groupby(rows, key=lambda r: r[1]):
         ads: list[AdText] = []

@@ -56,7 +56,7 @@ def shingles(normalised: str) -> frozenset[str]:
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    """|a ∩ b| / |a ∪ b|; 0.0 for two empty sets."""
+    """Size of the intersection over size of the union; 0.0 for two empty sets."""
     if not a and not b:
         return 0.0
     common = len(a & b)

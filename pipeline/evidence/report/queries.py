@@ -1,0 +1,263 @@
+"""The numbers of the report: one SQL query per table, over the selected ads.
+
+Every table of the report (and every chart) is one of these queries, written to
+``data/<name>.csv`` as is, so each number can be traced back to SQL over the views and from
+there to ads. ``{ads}`` in a query is the selection of ``adlib export`` (same country, dates
+and platforms), as a subquery of ad ids; ``:country`` is the report's country. Ranges stay
+ranges (lower and upper sums, an open upper bound makes a sum NULL) and currencies are never
+added together: every spend column sits beside its currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from pipeline.export import AdSelection
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One table of the report: a file name, its SQL, and what a reader should know."""
+
+    name: str
+    sql: str
+    #: Cap on rows shown in the HTML page (the CSV file always has every row).
+    shown: int = 50
+
+
+@dataclass(slots=True)
+class Table:
+    """The result of a :class:`Query`."""
+
+    name: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    shown: int
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+_SELECTED = "SELECT a.id FROM ads a WHERE {where}"
+
+QUERIES: tuple[Query, ...] = (
+    Query(
+        "coverage",
+        """
+        SELECT a.source,
+               COUNT(*) AS ads,
+               MIN(a.first_seen_at) AS first_collected,
+               MAX(a.last_seen_at) AS last_collected,
+               MIN(COALESCE(a.delivery_start, a.ad_created_at)) AS first_delivery,
+               MAX(COALESCE(a.delivery_stop, a.delivery_start)) AS last_delivery,
+               SUM(CASE WHEN a.spend_lower IS NOT NULL THEN 1 ELSE 0 END) AS with_spend,
+               SUM(CASE WHEN a.impressions_lower IS NOT NULL THEN 1 ELSE 0 END)
+                   AS with_impressions,
+               SUM(CASE WHEN EXISTS (SELECT 1 FROM ad_creatives c
+                   WHERE c.ad_id = a.id AND c.body IS NOT NULL) THEN 1 ELSE 0 END) AS with_text,
+               SUM(CASE WHEN EXISTS (SELECT 1 FROM ad_targeting t WHERE t.ad_id = a.id)
+                   THEN 1 ELSE 0 END) AS with_targeting,
+               SUM(CASE WHEN EXISTS (SELECT 1 FROM ad_demographics d WHERE d.ad_id = a.id)
+                   THEN 1 ELSE 0 END) AS with_demographics,
+               SUM(CASE WHEN EXISTS (SELECT 1 FROM ad_regions r WHERE r.ad_id = a.id)
+                   THEN 1 ELSE 0 END) AS with_regions
+        FROM ads a WHERE a.id IN ({ads})
+        GROUP BY a.source ORDER BY a.source
+        """,
+    ),
+    Query(
+        "runs",
+        """
+        SELECT r.source,
+               COUNT(*) AS runs,
+               SUM(CASE WHEN r.status = 'success' THEN 1 ELSE 0 END) AS successful,
+               SUM(CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END) AS failed,
+               MIN(r.started_at) AS first_run,
+               MAX(r.finished_at) AS last_run,
+               SUM(r.quarantined) AS quarantined_records
+        FROM collection_runs r
+        WHERE r.source IN (SELECT DISTINCT a.source FROM ads a WHERE a.id IN ({ads}))
+        GROUP BY r.source ORDER BY r.source
+        """,
+    ),
+    Query(
+        "spend_monthly",
+        """
+        SELECT m.source, m.currency, m.month,
+               SUM(m.ads) AS ads,
+               SUM(m.spend_lower) AS spend_lower,
+               CASE WHEN COUNT(m.spend_upper) = COUNT(*) THEN SUM(m.spend_upper) END
+                   AS spend_upper
+        FROM v_advertiser_spend_monthly m
+        WHERE m.country_code = :country AND m.currency IS NOT NULL
+          AND m.source IN (SELECT DISTINCT a.source FROM ads a WHERE a.id IN ({ads}))
+          AND m.month >= :since_month
+          AND m.month <= :until_month
+        GROUP BY m.source, m.currency, m.month
+        ORDER BY m.currency, m.source, m.month
+        """,
+        shown=0,
+    ),
+    Query(
+        "top_actors",
+        """
+        SELECT p.actor_id, p.actor_name, p.kind, a.source,
+               (SELECT @sorted_list(g.actor_name) FROM (
+                    SELECT DISTINCT g0.actor_name FROM v_ad_actors g0
+                    JOIN v_ad_actors p2 ON p2.ad_id = g0.ad_id
+                    WHERE g0.role = 'agency' AND p2.actor_id = p.actor_id AND p2.principal = 1
+                    ORDER BY g0.actor_name) g) AS agencies,
+               COUNT(*) AS ads, a.currency,
+               SUM(COALESCE(a.spend_lower, 0)) AS spend_lower,
+               CASE WHEN COUNT(a.spend_upper) = COUNT(*) THEN SUM(a.spend_upper) END
+                   AS spend_upper
+        FROM v_ad_actors p JOIN ads a ON a.id = p.ad_id
+        WHERE p.principal = 1 AND a.id IN ({ads})
+        GROUP BY p.actor_id, p.actor_name, p.kind, a.source, a.currency
+        ORDER BY ads DESC, p.actor_name, a.source LIMIT 100
+        """,
+        shown=20,
+    ),
+    Query(
+        "top_advertisers",
+        """
+        SELECT a.source, v.source_advertiser_id, v.name AS advertiser_name,
+               COUNT(*) AS ads, a.currency,
+               SUM(COALESCE(a.spend_lower, 0)) AS spend_lower,
+               CASE WHEN COUNT(a.spend_upper) = COUNT(*) THEN SUM(a.spend_upper) END
+                   AS spend_upper
+        FROM ads a LEFT JOIN advertisers v ON v.id = a.advertiser_id
+        WHERE a.id IN ({ads})
+        GROUP BY a.source, v.source_advertiser_id, v.name, a.currency
+        ORDER BY ads DESC, advertiser_name LIMIT 100
+        """,
+        shown=20,
+    ),
+    Query(
+        "concentration",
+        """
+        SELECT unit, source, month, currency, spenders, spend_lower, spend_upper,
+               top10_share_lower, top10_share_upper
+        FROM v_spend_concentration
+        WHERE country_code = :country
+          AND month >= :since_month
+          AND month <= :until_month
+        ORDER BY unit, source, currency, month
+        """,
+    ),
+    Query(
+        "targeting_kinds",
+        """
+        SELECT k.kind, a.source,
+               COUNT(DISTINCT k.ad_id) AS ads_using,
+               (SELECT COUNT(*) FROM ads s WHERE s.source = a.source AND s.id IN ({ads}))
+                   AS ads,
+               SUM(CASE WHEN k.included = 0 THEN 1 ELSE 0 END) AS exclusions,
+               COUNT(*) AS criteria
+        FROM v_ad_targeting_kinds k JOIN ads a ON a.id = k.ad_id
+        WHERE k.ad_id IN ({ads})
+        GROUP BY k.kind, a.source
+        ORDER BY k.kind, a.source
+        """,
+        shown=0,
+    ),
+    Query(
+        "targeting_combinations",
+        """
+        SELECT s.source, s.kinds, COUNT(*) AS ads,
+               SUM(s.postal_codes) AS postal_codes, SUM(s.radius_areas) AS radius_areas,
+               MAX(s.postal_codes) AS max_postal_codes_per_ad,
+               MAX(s.radius_areas) AS max_radius_areas_per_ad
+        FROM v_ad_targeting_summary s
+        WHERE s.ad_id IN ({ads})
+        GROUP BY s.source, s.kinds ORDER BY s.source, s.kinds
+        """,
+    ),
+    Query(
+        "message_tests",
+        """
+        SELECT t.cluster_id, t.source, t.advertiser_name, t.actor_id, t.variants,
+               t.first_start, t.last_stop, t.currency, t.spend_lower, t.spend_upper,
+               t.example_body
+        FROM v_message_tests t
+        WHERE t.country_code = :country AND t.cluster_id IN ({ads})
+        ORDER BY t.variants DESC, t.cluster_id LIMIT 500
+        """,
+        shown=15,
+    ),
+    Query(
+        "demographics",
+        """
+        SELECT d.age_range, d.gender, COUNT(*) AS ads,
+               SUM(d.impressions_lower_est) AS impressions_lower,
+               CASE WHEN COUNT(d.impressions_upper_est) = COUNT(*)
+                   THEN SUM(d.impressions_upper_est) END AS impressions_upper
+        FROM v_ad_demographics d
+        WHERE d.ad_id IN ({ads})
+        GROUP BY d.age_range, d.gender ORDER BY d.age_range, d.gender
+        """,
+        shown=0,
+    ),
+    Query(
+        "regions",
+        """
+        SELECT r.region, COUNT(*) AS ads,
+               SUM(r.impressions_lower_est) AS impressions_lower,
+               CASE WHEN COUNT(r.impressions_upper_est) = COUNT(*)
+                   THEN SUM(r.impressions_upper_est) END AS impressions_upper
+        FROM v_ad_regions r
+        WHERE r.ad_id IN ({ads})
+        GROUP BY r.region ORDER BY impressions_lower DESC, r.region LIMIT 200
+        """,
+        shown=20,
+    ),
+    Query(
+        "delivery_skew",
+        """
+        SELECT k.breakdown, COUNT(*) AS ads,
+               AVG(k.largest_share) AS mean_largest_share, AVG(k.entropy) AS mean_entropy
+        FROM v_delivery_skew k WHERE k.ad_id IN ({ads})
+        GROUP BY k.breakdown ORDER BY k.breakdown
+        """,
+    ),
+    Query(
+        "changes",
+        """
+        SELECT a.source, a.source_ad_id, v.name AS advertiser_name,
+               (SELECT COUNT(*) FROM ad_observations o WHERE o.ad_id = a.id) AS observations,
+               a.first_seen_at, a.changed_at, a.delisted_at, a.currency,
+               a.spend_lower, a.spend_upper
+        FROM ads a LEFT JOIN advertisers v ON v.id = a.advertiser_id
+        WHERE a.id IN ({ads})
+          AND (a.delisted_at IS NOT NULL
+               OR (SELECT COUNT(*) FROM ad_observations o WHERE o.ad_id = a.id) > 1)
+        ORDER BY CASE WHEN a.delisted_at IS NULL THEN 1 ELSE 0 END, a.delisted_at DESC,
+                 a.changed_at DESC, a.id LIMIT 1000
+        """,
+        shown=25,
+    ),
+)
+
+
+def run_queries(
+    conn: Connection, selection: AdSelection, country: str, months: tuple[str, str]
+) -> dict[str, Table]:
+    """Every query of :data:`QUERIES`, in one transaction (the caller's)."""
+    from schema.views import render
+
+    tables = {}
+    for query in QUERIES:
+        sql = render(query.sql, conn.dialect.name).replace("{ads}", _SELECTED)
+        sql = sql.replace("{where}", selection.where)
+        binds = [b for b in selection.binds if f":{b.key}" in sql]
+        statement = text(sql).bindparams(*binds)
+        params = {"country": country, "since_month": months[0], "until_month": months[1]}
+        used = {k: v for k, v in params.items() if f":{k}" in sql}
+        result = conn.execute(statement, used)
+        tables[query.name] = Table(
+            query.name, list(result.keys()), [tuple(r) for r in result], query.shown
+        )
+    return tables
