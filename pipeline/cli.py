@@ -522,6 +522,11 @@ def demo(out_dir: str) -> None:
     sys.exit(run_demo(Path(out_dir)))
 
 
+from pipeline.cli_report import report  # noqa: E402  (it builds on the helpers above)
+
+cli.add_command(report)
+
+
 def main() -> None:
     """Entry point of the `adlib` console script."""
     cli(prog_name="adlib")

@@ -25,6 +25,7 @@ from collectors.base import Collector, CollectorContext, CollectorError, ScopeSk
 from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.config import Config, ConfigError
+from pipeline.evidence.practices.refresh import refresh_indicators
 from pipeline.load import PageResult, load_page
 from pipeline.lock import SourceLocks
 from pipeline.retention import prune_files
@@ -453,4 +454,7 @@ def run_collection(
 ) -> RunReport:
     """One run, as the CLI, the daemon, the demo and the benchmarks start it."""
     runner = Runner(config, engine, log=log, reporter=reporter, stop=stop, redactor=redactor)
-    return runner.run(sources=sources, countries=countries, since=since)
+    report = runner.run(sources=sources, countries=countries, since=since)
+    changed = sum(o.new + o.changed for o in report.outcomes)
+    refresh_indicators(engine, log, changed_ads=changed)
+    return report

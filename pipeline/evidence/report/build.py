@@ -125,7 +125,9 @@ def _check(request: ReportRequest) -> str:
             f"--since {request.since} is after --until {request.until}: the date range is empty"
         )
     out = request.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"--out {out} is a file: choose a directory")
+    if out.exists() and any(out.iterdir()):
         if not request.force:
             raise ReportError(f"--out {out} exists and is not empty: add --force to replace it")
         if not (out / MANIFEST_NAME).is_file():

@@ -10,6 +10,7 @@ added together: every spend column sits beside its currency.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,10 +253,10 @@ def run_queries(
     for query in QUERIES:
         sql = render(query.sql, conn.dialect.name).replace("{ads}", _SELECTED)
         sql = sql.replace("{where}", selection.where)
-        binds = [b for b in selection.binds if f":{b.key}" in sql]
+        binds = [b for b in selection.binds if re.search(rf":{b.key}\b", sql)]
         statement = text(sql).bindparams(*binds)
         params = {"country": country, "since_month": months[0], "until_month": months[1]}
-        used = {k: v for k, v in params.items() if f":{k}" in sql}
+        used = {k: v for k, v in params.items() if re.search(rf":{k}\b", sql)}
         result = conn.execute(statement, used)
         tables[query.name] = Table(
             query.name, list(result.keys()), [tuple(r) for r in result], query.shown
