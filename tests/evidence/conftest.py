@@ -16,7 +16,13 @@ from sqlalchemy import Engine, text
 from pipeline import db
 from pipeline.evidence.practices.message_tests import refresh_message_tests
 from schema.actor_tables import Actor, ActorMention, AdActorMention
-from tests.analyst_db import _Databases, build_hand_database
+from tests.analyst_db import (  # noqa: F401  (fixtures used by the tests here)
+    _analyst_databases,
+    _Databases,
+    build_hand_database,
+    hand_db,
+    replica_db,
+)
 from tests.conftest import FIXTURES
 
 PRACTICES_FILE = FIXTURES / "practices" / "ads.yaml"
