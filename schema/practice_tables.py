@@ -39,8 +39,8 @@ class MessageTestVariant(Base):
         BigId, comment="advertisers.id of the advertiser whose ads were compared"
     )
     similarity: Mapped[float | None] = mapped_column(
-        comment="highest shingle Jaccard similarity of this ad's text to another variant "
-        "(1.0 for an exact re-use)"
+        comment="highest similarity of a link of this ad's text into the cluster: shingle "
+        "Jaccard, or its MinHash estimate where far from the threshold; 1.0 for an exact re-use"
     )
     refreshed_at: Mapped[datetime] = mapped_column(comment="when the refresh wrote the row (UTC)")
     method_version: Mapped[int] = mapped_column(

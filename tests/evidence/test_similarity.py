@@ -9,7 +9,7 @@ from pipeline.evidence.practices.similarity import (
     jaccard,
     normalise,
     shingles,
-    similar_pairs,
+    link_similar,
 )
 from tests.conftest import FIXTURES
 
@@ -35,13 +35,17 @@ def test_threshold_separates_the_labelled_pairs() -> None:
     assert (misses, false_hits) == ([], [])
 
 
-def test_lsh_finds_every_labelled_variant_pair() -> None:
-    """The banded MinHash candidates miss none of the pairs the exact measure accepts."""
+def test_lsh_links_exactly_the_labelled_variant_pairs() -> None:
+    """The banded MinHash candidates miss no pair the exact measure accepts; each labelled
+    pair is its own group (advertiser), so no pair can link to another."""
     with PAIRS.open(encoding="utf-8") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["label"] == "1"]
-    sets = [shingles(normalise(r[c])) for r in rows for c in ("text_a", "text_b")]
-    found = {(i, j) for i, j, _ in similar_pairs(sets)}
-    assert {(2 * k, 2 * k + 1) for k in range(len(rows))} <= found
+        rows = list(csv.DictReader(handle))
+    texts = [normalise(r[c]) for r in rows for c in ("text_a", "text_b")]
+    groups = [k for k in range(len(rows)) for _ in (0, 1)]
+    roots, scores = link_similar(texts, groups)
+    linked = [roots[2 * k] == roots[2 * k + 1] for k in range(len(rows))]
+    assert linked == [r["label"] == "1" for r in rows]
+    assert all(0.0 < s <= 1.0 for s, link in zip(scores[::2], linked, strict=True) if link)
 
 
 def test_normalise_ignores_case_accents_and_punctuation() -> None:

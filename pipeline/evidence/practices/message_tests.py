@@ -24,12 +24,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from pipeline.evidence.practices.similarity import normalise, shingles, similar_pairs
+from pipeline.evidence.practices.similarity import link_similar, normalise
 from schema.practice_tables import MessageTestVariant
 
 #: Bump when the method or threshold changes (stored in every row; see docs/practices.md).
 METHOD_VERSION = 1
 _BATCH = 5_000
+#: Ads per clustering batch: numpy arrays of about 100 shingles per ad stay near 100 MB.
+_BATCH_ADS = 50_000
 
 _ADS_WITH_TEXT = """
 SELECT a.id, a.advertiser_id,
@@ -66,18 +68,17 @@ class RefreshResult:
 def refresh_message_tests(engine: Engine) -> RefreshResult:
     """Recompute ``message_test_variants`` from the ads and their creatives."""
     started = time.perf_counter()
-    table = MessageTestVariant.__table__
     now = datetime.now(UTC)
     compared = clusters = variants = 0
     with engine.begin() as conn:
-        conn.execute(table.delete())
-        batch: list[dict[str, Any]] = []
-        for advertiser_id, ads in _advertisers(_read(conn)):
-            compared += len(ads)
-            for members in cluster_ads(ads):
+        conn.execute(MessageTestVariant.__table__.delete())
+        rows: list[dict[str, Any]] = []
+        for batch in _batches(_advertisers(_read(conn))):
+            compared += sum(len(ads) for _, ads in batch)
+            for advertiser_id, members in cluster_batch(batch):
                 clusters += 1
                 cluster_id = min(ad_id for ad_id, _ in members)
-                batch.extend(
+                rows.extend(
                     {
                         "ad_id": ad_id,
                         "cluster_id": cluster_id,
@@ -88,9 +89,7 @@ def refresh_message_tests(engine: Engine) -> RefreshResult:
                     }
                     for ad_id, score in members
                 )
-                if len(batch) >= _BATCH:
-                    variants += _flush(conn, batch)
-        variants += _flush(conn, batch)
+            variants += _flush(conn, rows)
     return RefreshResult(compared, clusters, variants, time.perf_counter() - started)
 
 
@@ -127,34 +126,47 @@ def _advertisers(
         yield advertiser_id, ads
 
 
-def cluster_ads(ads: list[AdText]) -> list[list[tuple[int, float]]]:
-    """The message tests among one advertiser's ads: lists of ``(ad_id, similarity)``."""
-    by_text: dict[str, list[AdText]] = {}
-    for ad in ads:
-        key = normalise(ad.text)
-        if key:
-            by_text.setdefault(key, []).append(ad)
-    texts = list(by_text)
-    parent = list(range(len(texts)))
-    best = [1.0 if len(by_text[t]) > 1 else 0.0 for t in texts]
-    for i, j, score in similar_pairs([shingles(t) for t in texts]):
-        parent[_root(parent, i)] = _root(parent, j)
-        best[i], best[j] = max(best[i], score), max(best[j], score)
+def _batches(
+    advertisers: Iterable[tuple[int, list[AdText]]],
+) -> Iterator[list[tuple[int, list[AdText]]]]:
+    """Advertisers grouped until a batch holds :data:`_BATCH_ADS` ads (numpy works per batch)."""
+    batch: list[tuple[int, list[AdText]]] = []
+    size = 0
+    for advertiser in advertisers:
+        batch.append(advertiser)
+        size += len(advertiser[1])
+        if size >= _BATCH_ADS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def cluster_batch(
+    batch: list[tuple[int, list[AdText]]],
+) -> Iterator[tuple[int, list[tuple[int, float]]]]:
+    """The message tests of a batch of advertisers: ``(advertiser_id, [(ad_id, similarity)])``."""
+    texts: list[str] = []
+    groups: list[int] = []
+    ads_of_text: list[list[AdText]] = []
+    for group, (_, ads) in enumerate(batch):
+        by_text: dict[str, list[AdText]] = {}
+        for ad in ads:
+            key = normalise(ad.text)
+            if key:
+                by_text.setdefault(key, []).append(ad)
+        texts.extend(by_text)
+        groups.extend([group] * len(by_text))
+        ads_of_text.extend(by_text.values())
+    roots, scores = link_similar(texts, groups)
     messages: dict[int, list[tuple[AdText, float]]] = {}
-    for index, key in enumerate(texts):
-        group = messages.setdefault(_root(parent, index), [])
-        group.extend((ad, best[index]) for ad in by_text[key])
-    clusters = []
-    for members in messages.values():
-        clusters.extend(_overlapping(members))
-    return clusters
-
-
-def _root(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
+    for index, ads in enumerate(ads_of_text):
+        score = 1.0 if len(ads) > 1 else scores[index]
+        messages.setdefault(roots[index], []).extend((ad, score) for ad in ads)
+    for root, members in messages.items():
+        advertiser_id = batch[groups[root]][0]
+        for run in _overlapping(members):
+            yield advertiser_id, run
 
 
 def _overlapping(members: list[tuple[AdText, float]]) -> Iterator[list[tuple[int, float]]]:

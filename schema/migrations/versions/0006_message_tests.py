@@ -44,7 +44,7 @@ def upgrade() -> None:
             "similarity",
             sa.Float(),
             nullable=True,
-            comment="highest shingle Jaccard similarity of this ad's text to another variant (1.0 for an exact re-use)",
+            comment="highest similarity of a link of this ad's text into the cluster: shingle Jaccard, or its MinHash estimate where far from the threshold; 1.0 for an exact re-use",
         ),
         sa.Column(
             "refreshed_at",
