@@ -188,3 +188,28 @@ def test_cli_subprocess(practices_db: str, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r" / "index.html").is_file()
+
+
+def test_concentration_matches_the_view(report_dir: Path, practices_db: str) -> None:
+    view = rows(
+        practices_db,
+        "SELECT source, month, currency, spenders, spend_lower, spend_upper, top10_share_lower, "
+        "top10_share_upper FROM v_spend_concentration WHERE unit = 'advertiser' "
+        "AND country_code = 'KE' ORDER BY source, currency, month",
+    )
+    found = [
+        (
+            r["source"],
+            r["month"],
+            r["currency"],
+            int(r["spenders"]),
+            float(r["spend_lower"]),
+            float(r["spend_upper"]) if r["spend_upper"] else None,
+            float(r["top10_share_lower"]) if r["top10_share_lower"] else None,
+            float(r["top10_share_upper"]) if r["top10_share_upper"] else None,
+        )
+        for r in _csv(report_dir / "data" / "concentration.csv")
+    ]
+    assert normalised(found) == normalised(
+        [(*r[:4], *(None if v is None else float(v) for v in r[4:])) for r in view]
+    )

@@ -85,20 +85,16 @@ QUERIES: tuple[Query, ...] = (
         """,
     ),
     Query(
-        "spend_monthly",
+        "advertiser_spend_monthly",
         """
-        SELECT m.source, m.currency, m.month,
-               SUM(m.ads) AS ads,
-               SUM(m.spend_lower) AS spend_lower,
-               CASE WHEN COUNT(m.spend_upper) = COUNT(*) THEN SUM(m.spend_upper) END
-                   AS spend_upper
+        SELECT m.source, m.advertiser_id, m.advertiser_name, m.month, m.currency, m.ads,
+               m.spend_lower, m.spend_upper
         FROM v_advertiser_spend_monthly m
         WHERE m.country_code = :country AND m.currency IS NOT NULL
           AND m.source IN (SELECT DISTINCT a.source FROM ads a WHERE a.id IN ({ads}))
           AND m.month >= :since_month
           AND m.month <= :until_month
-        GROUP BY m.source, m.currency, m.month
-        ORDER BY m.currency, m.source, m.month
+        ORDER BY m.source, m.currency, m.month, m.advertiser_id
         """,
         shown=0,
     ),
@@ -136,18 +132,6 @@ QUERIES: tuple[Query, ...] = (
         ORDER BY ads DESC, advertiser_name LIMIT 100
         """,
         shown=20,
-    ),
-    Query(
-        "concentration",
-        """
-        SELECT unit, source, month, currency, spenders, spend_lower, spend_upper,
-               top10_share_lower, top10_share_upper
-        FROM v_spend_concentration
-        WHERE country_code = :country
-          AND month >= :since_month
-          AND month <= :until_month
-        ORDER BY unit, source, currency, month
-        """,
     ),
     Query(
         "targeting_kinds",
@@ -261,4 +245,76 @@ def run_queries(
         tables[query.name] = Table(
             query.name, list(result.keys()), [tuple(r) for r in result], query.shown
         )
+    monthly = tables["advertiser_spend_monthly"]
+    for derived in (spend_by_platform(monthly), concentration(monthly)):
+        tables[derived.name] = derived
     return tables
+
+
+def _upper_sum(values: list[Any]) -> Any:
+    """The sum of upper bounds, or ``None`` (open) when any is open."""
+    return None if any(v is None for v in values) else sum(values)
+
+
+def spend_by_platform(monthly: Table) -> Table:
+    """``spend_monthly``: the advertiser rows summed per platform, currency and month."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in monthly.records():
+        groups.setdefault((row["source"], row["currency"], row["month"]), []).append(row)
+    rows = [
+        (
+            *key,
+            sum(r["ads"] for r in members),
+            sum(r["spend_lower"] for r in members),
+            _upper_sum([r["spend_upper"] for r in members]),
+        )
+        for key, members in sorted(groups.items())
+    ]
+    columns = ["source", "currency", "month", "ads", "spend_lower", "spend_upper"]
+    return Table("spend_monthly", columns, rows, 0)
+
+
+def concentration(monthly: Table, top: int = 10) -> Table:
+    """``concentration``: v_spend_concentration's advertiser rows for the report's country.
+
+    Computed from the rows the report already read rather than by a second pass of the view
+    over every ad (its monthly spread dominates the report's time on a large database); a
+    test checks that both give the same numbers.
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in monthly.records():
+        groups.setdefault((row["source"], row["currency"], row["month"]), []).append(row)
+    rows = []
+    for (source, currency, month), members in sorted(groups.items()):
+        lower = [float(r["spend_lower"]) for r in members]
+        uppers = [r["spend_upper"] for r in members]
+        total_lower, total_upper = sum(lower), _upper_sum(uppers)
+        top_lower = sum(sorted(lower, reverse=True)[:top])
+        share_upper = None
+        if total_upper:
+            share_upper = sum(sorted(map(float, uppers), reverse=True)[:top]) / total_upper
+        rows.append(
+            (
+                "advertiser",
+                source,
+                month,
+                currency,
+                len(members),
+                total_lower,
+                total_upper,
+                top_lower / total_lower if total_lower else None,
+                share_upper,
+            )
+        )
+    columns = [
+        "unit",
+        "source",
+        "month",
+        "currency",
+        "spenders",
+        "spend_lower",
+        "spend_upper",
+        "top10_share_lower",
+        "top10_share_upper",
+    ]
+    return Table("concentration", columns, rows, 0)
