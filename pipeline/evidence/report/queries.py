@@ -164,12 +164,14 @@ QUERIES: tuple[Query, ...] = (
     Query(
         "message_tests",
         """
-        SELECT t.cluster_id, t.source, t.advertiser_name, t.actor_id, t.variants,
-               t.first_start, t.last_stop, t.currency, t.spend_lower, t.spend_upper,
-               t.example_body
+        SELECT t.cluster_id, t.source, t.advertiser_name, t.actor_id,
+               (SELECT COUNT(*) FROM message_test_variants w WHERE w.cluster_id = t.cluster_id)
+                   AS variants_all,
+               t.variants, t.first_start, t.last_stop, t.currency, t.spend_lower,
+               t.spend_upper, t.example_body
         FROM v_message_tests t
         WHERE t.country_code = :country AND t.cluster_id IN ({ads})
-        ORDER BY t.variants DESC, t.cluster_id LIMIT 500
+        ORDER BY variants_all DESC, t.variants DESC, t.cluster_id LIMIT 500
         """,
         shown=15,
     ),
