@@ -7,9 +7,9 @@ import csv
 from pipeline.evidence.practices.similarity import (
     THRESHOLD,
     jaccard,
+    link_similar,
     normalise,
     shingles,
-    link_similar,
 )
 from tests.conftest import FIXTURES
 
