@@ -68,37 +68,38 @@ class RefreshResult:
 def refresh_message_tests(engine: Engine) -> RefreshResult:
     """Recompute ``message_test_variants`` from the ads and their creatives."""
     started = time.perf_counter()
-    now = datetime.now(UTC)
+    table = MessageTestVariant.__table__
     compared = clusters = variants = 0
     with engine.begin() as conn:
-        conn.execute(MessageTestVariant.__table__.delete())
-        rows: list[dict[str, Any]] = []
+        conn.execute(table.delete())
+        insert, now = _insert_statement(conn)
         for batch in _batches(_advertisers(_read(conn))):
             compared += sum(len(ads) for _, ads in batch)
+            rows: list[tuple[Any, ...]] = []
             for advertiser_id, members in cluster_batch(batch):
                 clusters += 1
                 cluster_id = min(ad_id for ad_id, _ in members)
                 rows.extend(
-                    {
-                        "ad_id": ad_id,
-                        "cluster_id": cluster_id,
-                        "advertiser_id": advertiser_id,
-                        "similarity": score,
-                        "refreshed_at": now,
-                        "method_version": METHOD_VERSION,
-                    }
+                    (ad_id, cluster_id, advertiser_id, score, now, METHOD_VERSION)
                     for ad_id, score in members
                 )
-            variants += _flush(conn, rows)
+            if rows:
+                conn.exec_driver_sql(insert, rows)
+            variants += len(rows)
     return RefreshResult(compared, clusters, variants, time.perf_counter() - started)
 
 
-def _flush(conn: Connection, batch: list[dict[str, Any]]) -> int:
-    count = len(batch)
-    if batch:
-        conn.execute(MessageTestVariant.__table__.insert(), batch)
-        batch.clear()
-    return count
+def _insert_statement(conn: Connection) -> tuple[str, Any]:
+    """The driver-level INSERT (a million rows skip SQLAlchemy's per-row binding) and the
+    refresh time as the column type stores it on this engine."""
+    table = MessageTestVariant.__table__
+    refreshed = table.c.refreshed_at.type.bind_processor(conn.dialect)
+    now = datetime.now(UTC)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = "ad_id, cluster_id, advertiser_id, similarity, refreshed_at, method_version"
+    marks = ", ".join([mark] * 6)
+    statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"
+    return statement, refreshed(now) if refreshed else now
 
 
 def _read(conn: Connection) -> Iterator[tuple[int, int, Any, Any, str]]:

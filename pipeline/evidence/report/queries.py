@@ -134,32 +134,17 @@ QUERIES: tuple[Query, ...] = (
         shown=20,
     ),
     Query(
-        "targeting_kinds",
+        "targeting_kind_lists",
         """
-        SELECT k.kind, a.source,
-               COUNT(DISTINCT k.ad_id) AS ads_using,
-               (SELECT COUNT(*) FROM ads s WHERE s.source = a.source AND s.id IN ({ads}))
-                   AS ads,
-               SUM(CASE WHEN k.included = 0 THEN 1 ELSE 0 END) AS exclusions,
-               COUNT(*) AS criteria
-        FROM v_ad_targeting_kinds k JOIN ads a ON a.id = k.ad_id
-        WHERE k.ad_id IN ({ads})
-        GROUP BY k.kind, a.source
-        ORDER BY k.kind, a.source
-        """,
-        shown=0,
-    ),
-    Query(
-        "targeting_combinations",
-        """
-        SELECT s.source, s.kinds, COUNT(*) AS ads,
+        SELECT s.source, s.kind_list, s.kinds, COUNT(*) AS ads,
                SUM(s.postal_codes) AS postal_codes, SUM(s.radius_areas) AS radius_areas,
                MAX(s.postal_codes) AS max_postal_codes_per_ad,
                MAX(s.radius_areas) AS max_radius_areas_per_ad
         FROM v_ad_targeting_summary s
         WHERE s.ad_id IN ({ads})
-        GROUP BY s.source, s.kinds ORDER BY s.source, s.kinds
+        GROUP BY s.source, s.kind_list, s.kinds ORDER BY s.source, s.kind_list
         """,
+        shown=0,
     ),
     Query(
         "message_tests",
@@ -179,10 +164,10 @@ QUERIES: tuple[Query, ...] = (
         "demographics",
         """
         SELECT d.age_range, d.gender, COUNT(*) AS ads,
-               SUM(d.impressions_lower_est) AS impressions_lower,
-               CASE WHEN COUNT(d.impressions_upper_est) = COUNT(*)
-                   THEN SUM(d.impressions_upper_est) END AS impressions_upper
-        FROM v_ad_demographics d
+               SUM(d.share * a.impressions_lower) AS impressions_lower,
+               CASE WHEN COUNT(a.impressions_upper) = COUNT(*)
+                   THEN SUM(d.share * a.impressions_upper) END AS impressions_upper
+        FROM ad_demographics d JOIN ads a ON a.id = d.ad_id
         WHERE d.ad_id IN ({ads})
         GROUP BY d.age_range, d.gender ORDER BY d.age_range, d.gender
         """,
@@ -192,23 +177,14 @@ QUERIES: tuple[Query, ...] = (
         "regions",
         """
         SELECT r.region, COUNT(*) AS ads,
-               SUM(r.impressions_lower_est) AS impressions_lower,
-               CASE WHEN COUNT(r.impressions_upper_est) = COUNT(*)
-                   THEN SUM(r.impressions_upper_est) END AS impressions_upper
-        FROM v_ad_regions r
+               SUM(r.share * a.impressions_lower) AS impressions_lower,
+               CASE WHEN COUNT(a.impressions_upper) = COUNT(*)
+                   THEN SUM(r.share * a.impressions_upper) END AS impressions_upper
+        FROM ad_regions r JOIN ads a ON a.id = r.ad_id
         WHERE r.ad_id IN ({ads})
         GROUP BY r.region ORDER BY impressions_lower DESC, r.region LIMIT 200
         """,
         shown=20,
-    ),
-    Query(
-        "delivery_skew",
-        """
-        SELECT k.breakdown, COUNT(*) AS ads,
-               AVG(k.largest_share) AS mean_largest_share, AVG(k.entropy) AS mean_entropy
-        FROM v_delivery_skew k WHERE k.ad_id IN ({ads})
-        GROUP BY k.breakdown ORDER BY k.breakdown
-        """,
     ),
     Query(
         "changes",
@@ -248,9 +224,66 @@ def run_queries(
             query.name, list(result.keys()), [tuple(r) for r in result], query.shown
         )
     monthly = tables["advertiser_spend_monthly"]
-    for derived in (spend_by_platform(monthly), concentration(monthly)):
+    kind_lists = tables["targeting_kind_lists"]
+    for derived in (
+        spend_by_platform(monthly),
+        concentration(monthly),
+        targeting_kinds(kind_lists, tables["coverage"]),
+        targeting_combinations(kind_lists),
+    ):
         tables[derived.name] = derived
     return tables
+
+
+def targeting_kinds(kind_lists: Table, coverage: Table) -> Table:
+    """``targeting_kinds``: per kind and platform, the ads that used it, from the kind lists.
+
+    ``ads`` is the platform's ads in the report; ``ads_with_targeting`` those with any
+    published criterion.
+    """
+    ads = {row["source"]: row["ads"] for row in coverage.records()}
+    using: dict[tuple[str, str], int] = {}
+    targeted: dict[str, int] = {}
+    for row in kind_lists.records():
+        targeted[row["source"]] = targeted.get(row["source"], 0) + row["ads"]
+        for kind in row["kind_list"].split(","):
+            key = (kind, row["source"])
+            using[key] = using.get(key, 0) + row["ads"]
+    rows = [
+        (kind, source, n, targeted[source], ads[source])
+        for (kind, source), n in sorted(using.items())
+    ]
+    columns = ["kind", "source", "ads_using", "ads_with_targeting", "ads"]
+    return Table("targeting_kinds", columns, rows, 0)
+
+
+def targeting_combinations(kind_lists: Table) -> Table:
+    """``targeting_combinations``: ads by number of kinds combined, per platform."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for row in kind_lists.records():
+        groups.setdefault((row["source"], row["kinds"]), []).append(row)
+    rows = [
+        (
+            source,
+            kinds,
+            sum(r["ads"] for r in members),
+            sum(r["postal_codes"] for r in members),
+            sum(r["radius_areas"] for r in members),
+            max(r["max_postal_codes_per_ad"] for r in members),
+            max(r["max_radius_areas_per_ad"] for r in members),
+        )
+        for (source, kinds), members in sorted(groups.items())
+    ]
+    columns = [
+        "source",
+        "kinds",
+        "ads",
+        "postal_codes",
+        "radius_areas",
+        "max_postal_codes_per_ad",
+        "max_radius_areas_per_ad",
+    ]
+    return Table("targeting_combinations", columns, rows, 0)
 
 
 def _upper_sum(values: list[Any]) -> Any:
