@@ -156,7 +156,11 @@ QUERIES: tuple[Query, ...] = (
                t.spend_upper, t.example_body
         FROM v_message_tests t
         WHERE t.country_code = :country AND t.cluster_id IN ({ads})
-        ORDER BY variants_all DESC, t.variants DESC, t.cluster_id LIMIT 500
+          AND t.cluster_id IN (
+              SELECT w.cluster_id FROM message_test_variants w
+              JOIN ad_countries c ON c.ad_id = w.ad_id AND c.country_code = :country
+              GROUP BY w.cluster_id ORDER BY COUNT(*) DESC, w.cluster_id LIMIT 500)
+        ORDER BY variants_all DESC, t.variants DESC, t.cluster_id
         """,
         shown=15,
     ),
