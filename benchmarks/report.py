@@ -134,9 +134,10 @@ def refresh_child(url: str) -> None:
     print(f"    {result.ads_compared:,} ads compared, {result.clusters:,} clusters", flush=True)
 
 
-def run(url: str, ads: int, workdir: Path, label: str) -> list[Measurement]:
-    print(f"\n[{label}] generating {ads:,} ads and their child rows ...", flush=True)
-    prepare(url, ads)
+def run(url: str, ads: int, workdir: Path, label: str, reuse: bool = False) -> list[Measurement]:
+    if not reuse:
+        print(f"\n[{label}] generating {ads:,} ads and their child rows ...", flush=True)
+        prepare(url, ads)
     config = workdir / f"config-{label}.yaml"
     config.write_text(f"database:\n  url: {url}\n")
     python = sys.executable
@@ -182,6 +183,9 @@ def main() -> int:
     parser.add_argument("--ads", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
     parser.add_argument("--pg-url", default=os.environ.get("ADLIB_BENCH_PG_URL"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="SQLite: measure the database left in --workdir"
+    )
     parser.add_argument("--child", nargs=2, metavar=("WHAT", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -189,7 +193,8 @@ def main() -> int:
         return 0
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="adlib-report-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    results = run(f"sqlite:///{workdir / 'bench.sqlite'}", args.ads, workdir, "SQLite")
+    sqlite_url = f"sqlite:///{workdir / 'bench.sqlite'}"
+    results = run(sqlite_url, args.ads, workdir, "SQLite", reuse=bool(args.reuse and args.workdir))
     report(results)
     if args.pg_url:
         from sqlalchemy.engine import make_url
