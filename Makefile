@@ -20,3 +20,4 @@ bench:           ## throughput and memory against same-run baselines
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/google_ingest.py
 	$(PY) benchmarks/actors.py
+	$(PY) benchmarks/report.py

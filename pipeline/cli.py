@@ -579,9 +579,11 @@ def demo(out_dir: str) -> None:
     sys.exit(run_demo(Path(out_dir)))
 
 
-from pipeline.cli_actors import actors  # noqa: E402 - it builds on the helpers above
+from pipeline.cli_actors import actors  # noqa: E402 - they build on the helpers above
+from pipeline.cli_report import report  # noqa: E402
 
 cli.add_command(actors)
+cli.add_command(report)
 
 
 def main() -> None:

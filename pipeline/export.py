@@ -203,7 +203,7 @@ def run_export(engine: Engine, request: ExportRequest) -> ExportResult:
     _prepare_dir(request.out)
     result = ExportResult()
     generated_at = datetime.now(UTC)
-    selection = _Selection(request)
+    selection = AdSelection(request)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -212,14 +212,14 @@ def run_export(engine: Engine, request: ExportRequest) -> ExportResult:
                 path = request.out / f"{spec.name}.{request.fmt}"
                 rows = _write_table(conn, spec, selection, request, path)
                 result.files.append(WrittenFile(path.name, rows, path, spec.table.name))
-            sources = _source_provenance(conn, selection, request.sources)
+            sources = source_provenance(conn, selection, request.sources)
             revision = _revision(conn)
     dictionary = request.out / DICTIONARY_NAME
     entries = [(f"{s.name}.{request.fmt}", table_entry(s.table)) for s in EXPORT_FILES]
     dictionary.write_text(render_export_dictionary(entries), encoding="utf-8", newline="\n")
     result.files.append(WrittenFile(dictionary.name, None, dictionary))
     for written in result.files:
-        written.sha256, written.bytes = _digest(written.path)
+        written.sha256, written.bytes = file_digest(written.path)
     result.manifest = _manifest(request, result.files, sources, revision, generated_at)
     manifest_path = request.out / MANIFEST_NAME
     manifest_path.write_text(
@@ -236,8 +236,12 @@ def _prepare_dir(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-class _Selection:
-    """The selected ads as a SQL condition on ``ads a``, with its bound parameters."""
+class AdSelection:
+    """The selected ads as a SQL condition on ``ads a``, with its bound parameters.
+
+    Shared with ``adlib report``, so that a report and an export with the same arguments
+    cover the same ads.
+    """
 
     def __init__(self, request: ExportRequest) -> None:
         self.binds: list[BindParameter[Any]] = [
@@ -293,7 +297,7 @@ def _stream(conn: Connection, statement: Any, batch_rows: int) -> Iterator[Seque
 
 
 def _write_table(
-    conn: Connection, spec: ExportFile, selection: _Selection, request: ExportRequest, path: Path
+    conn: Connection, spec: ExportFile, selection: AdSelection, request: ExportRequest, path: Path
 ) -> int:
     kinds = [column_kind(c) for c in spec.table.columns]
     batches = _stream(conn, selection.statement(spec), request.batch_rows)
@@ -362,8 +366,8 @@ def _write_parquet(
     return count
 
 
-def _source_provenance(
-    conn: Connection, selection: _Selection, requested: Sequence[str]
+def source_provenance(
+    conn: Connection, selection: AdSelection, requested: Sequence[str]
 ) -> dict[str, Any]:
     """Per source: exported ads, when adlib saw them, and the source's last successful run."""
     seen = text(
@@ -402,7 +406,7 @@ def _revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def _digest(path: Path) -> tuple[str, int]:
+def file_digest(path: Path) -> tuple[str, int]:
     sha = hashlib.sha256()
     size = 0
     with path.open("rb") as handle:

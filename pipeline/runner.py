@@ -26,6 +26,7 @@ from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.actors_step import resolve_actors
 from pipeline.config import Config, ConfigError
+from pipeline.evidence.practices.refresh import refresh_indicators
 from pipeline.load import PageResult, load_page
 from pipeline.lock import SourceLocks
 from pipeline.retention import prune_files
@@ -456,6 +457,8 @@ def run_collection(
     report = runner.run(sources=sources, countries=countries, since=since)
     if not report.interrupted:
         _derive(report, log, "actors", lambda: resolve_actors(config, engine).line())
+        changed = sum(o.new + o.changed for o in report.outcomes)
+        _derive(report, log, "indicators", lambda: refresh_indicators(engine, changed_ads=changed))
     return report
 
 

@@ -103,17 +103,17 @@ def hand_ad(ad_id: str, spec: dict[str, Any]) -> NormalisedAd:
     )
 
 
-def hand_data() -> dict[str, Any]:
-    return yaml.safe_load(HAND_FILE.read_text(encoding="utf-8"))
+def hand_data(path: Path = HAND_FILE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _open_run(engine: Engine, source: str, scope: str, at: datetime) -> int:
     return open_run(engine, source, scope, at, status="success", finished_at=at)
 
 
-def build_hand_database(url: str) -> None:
-    """Load the YAML runs into a new database at ``url``, through the real loader."""
-    data = hand_data()
+def build_hand_database(url: str, path: Path = HAND_FILE) -> None:
+    """Load the YAML runs of ``path`` into a new database at ``url``, through the real loader."""
+    data = hand_data(path)
     engine = db.make_engine(url)
     db.ensure_schema(engine)
     for run in data["runs"]:

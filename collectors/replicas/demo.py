@@ -21,3 +21,6 @@ class DemoReplica:
     handler: Handler
     settings: Callable[[str], dict[str, Any]]
     countries: tuple[str, ...] = ()
+    #: Moves the platform on by a night (spend grows, ...), so that the demo's second
+    #: collection records changes; ``None`` for a replica that stays as it is.
+    advance: Callable[[], object] | None = None

@@ -184,6 +184,18 @@ _AGES = ("13-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 _GENDERS = ("female", "male", "unknown")
 _PLATFORMS = ("facebook", "instagram", "messenger", "audience_network")
 _TOPICS = ("schools", "healthcare", "housing", "transit", "the climate", "jobs", "taxes")
+#: One message per topic; a page's ads on one topic differ only in their call to action, so
+#: they are the variants of a message test, while two topics are two messages.
+_MESSAGES = {
+    "schools": "Every child deserves good schools close to home, with enough teachers and books.",
+    "healthcare": "Nobody should wait months to see a doctor or go into debt to pay for medicine.",
+    "housing": "Rents have doubled in ten years: we will build homes working families can afford.",
+    "transit": "Buses and trains that run on time, every day, in every neighbourhood.",
+    "the climate": "Floods and droughts are getting worse: we will act on the climate now.",
+    "jobs": "Good jobs with fair wages, training for young people and support for small firms.",
+    "taxes": "A fair tax system where the biggest companies finally pay their share.",
+}
+_CALLS = ("Vote on election day.", "Register to vote today.", "Share this if you agree.")
 _SPEND = (*((lo, lo + 99) for lo in range(0, 1000, 100)), (1000, 1499), (1500, 1999))
 _SPEND_BUCKETS = (
     *_SPEND,
@@ -578,7 +590,8 @@ class _AdRenderer:
             "id": spec.ad_id,
             "ad_creation_time": (spec.start - timedelta(days=rng.randint(0, 3))).isoformat(),
             "ad_creative_bodies": [
-                f"Vote for better {topic} ({i + 1}/{cards})." for i in range(cards)
+                f"{_MESSAGES[topic]} {_CALLS[spec.index % len(_CALLS)]} ({i + 1}/{cards})"
+                for i in range(cards)
             ],
             "ad_creative_link_captions": [f"www.example-{page}.org"] * cards,
             "ad_delivery_start_time": spec.start.isoformat(),
@@ -787,4 +800,5 @@ def demo() -> DemoReplica:
         handler=replica,
         settings=lambda base_url: {**replica.settings(base_url), "page_size": 250},
         countries=replica.countries,
+        advance=lambda: replica.bump_spend(40),
     )

@@ -1,5 +1,7 @@
-"""The evidence layer: what the studies ask of the loaded data (actors, practices, report).
+"""The evidence layer: what the studies ask of the loaded data (actors, practice indicators,
+the report).
 
-Platform-agnostic and imports nothing from ``collectors``: what it needs to know about a
-platform arrives as data from the caller.
+Platform-agnostic: it reads and writes the schema and imports nothing from ``collectors``
+(an import-linter contract); what it needs to know about a platform arrives as data from the
+caller.
 """

@@ -38,6 +38,14 @@ VIEW_NAMES: tuple[str, ...] = (
     "v_ad_actors",
     "v_actor_names",
     "v_actor_spend",
+    "v_message_tests",
+    "v_message_test_monthly",
+    "v_ad_targeting_kinds",
+    "v_ad_targeting_summary",
+    "v_targeting_monthly",
+    "v_delivery_skew",
+    "v_advertiser_delivery_skew",
+    "v_spend_concentration",
 )
 
 #: ``@name(...)`` expansions per dialect; ``{0}``, ``{1}`` are the (already expanded) arguments.

@@ -49,6 +49,34 @@ RECIPES = {recipe.name: recipe for recipe in recipes()}
 
 #: What each recipe returns on the hand-written fixture database.
 EXPECTED: dict[str, list[tuple[Any, ...]]] = {
+    # No ad of the hand-written file repeats another's text: no message test.
+    "message_tests_country": [],
+    # KE, by delivery start: CR1 (Feb, age + gender, 5000..25000), CR2 (Jan, none), S1 (Feb,
+    # age, 250); m1 (Jan: age + gender); m2 and m5 (no criteria) count in `ads` only.
+    "targeting_kinds_per_advertiser": [
+        ("Green Kenya", "2026-02", "age", 1, 1, 1.0, 1.0, 1.0),
+        ("Green Kenya", "2026-02", "gender", 1, 1, 1.0, 1.0, 1.0),
+        ("KE Youth Media", "2026-02", "age", 1, 1, 1.0, 1.0, 1.0),
+        ("Kenya Forward", "2026-01", "age", 1, 1, 1.0, 1.0, 1.0),
+        ("Kenya Forward", "2026-01", "gender", 1, 1, 1.0, 1.0, 1.0),
+    ],
+    # m3 (US): a location included and one excluded, both of unknown level: one kind.
+    "targeting_kinds_combined": [("meta", 1, 1, 0, 0)],
+    # One spender per platform and month except Meta's March (m2 multi-country, m5 open).
+    "spend_concentration": [
+        ("google", "2026-01", "KES", 1, 0.0, 5000.0, None, 1.0),
+        ("google", "2026-02", "KES", 1, 5000.0, 25000.0, 1.0, 1.0),
+        ("meta", "2026-01", "KES", 1, 600.0, 899.4, 1.0, 1.0),
+        ("meta", "2026-02", "KES", 1, 400.0, 789.8727, 1.0, 1.0),
+        ("meta", "2026-03", "KES", 2, 0.0, 207.7273, None, 1.0),
+        ("snap", "2026-02", "USD", 1, 250.0, 250.0, 1.0, 1.0),
+    ],
+    # Kenya Forward's regions: m1 (0.6 of 10000..14999 impressions), m2 (1.0 of 1000..1999):
+    # (0.6 x 10000 + 1.0 x 1000) / 11000 = 0.6364 on lower bounds.
+    "delivery_skew_per_advertiser": [
+        ("Kenya Forward", "demographic", 1, 0.5, 0.5, 0.9372),
+        ("Kenya Forward", "region", 2, 0.6364, 0.647, 0.971),
+    ],
     # m1: 8/20 of 1000..1499 in February; m2 (KE and US): 14/22 of 200..299, upper only;
     # S1: all of 250 (USD).
     "top_funders_country_month": [

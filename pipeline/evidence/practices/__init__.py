@@ -1,0 +1,1 @@
+"""Practice indicators: message tests (stored clusters) and the views that read them."""

@@ -1,0 +1,225 @@
+"""The report's charts: matplotlib figures rendered to SVG and embedded as data URIs.
+
+SVG keeps the page self-contained and sharp when printed. Text is drawn as paths (matplotlib's
+default ``svg.fonttype``), so the file needs no font and no label can become markup; labels
+come from strangers, so ``$`` is escaped to keep matplotlib from reading them as math. The
+charts are ``<img>`` elements: an SVG loaded as an image never runs a script.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from pipeline.evidence.report.queries import Table
+
+plt.rcParams.update(
+    {
+        "svg.hashsalt": "adlib-report",  # stable element ids: same data, same bytes
+        "svg.fonttype": "path",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
+_SVG_METADATA = {"Date": None, "Creator": "adlib report"}
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One embedded chart: what it shows, its data file, and the SVG as a data URI."""
+
+    title: str
+    caption: str
+    data_file: str
+    uri: str
+
+
+def label(value: Any) -> str:
+    """A stranger's text as a plain chart label (no mathtext, bounded length)."""
+    text = "(none)" if value is None else str(value)
+    text = text if len(text) <= 40 else text[:39] + "…"
+    return text.replace("$", r"\$")
+
+
+def _uri(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata=_SVG_METADATA)
+    plt.close(figure)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def spend_charts(table: Table) -> list[Chart]:
+    """Spend per month and platform, one chart per currency: a band from lower to upper sums."""
+    by_currency: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for row in table.records():
+        by_currency[row["currency"]][row["source"]].append(row)
+    charts = []
+    for currency, sources in sorted(by_currency.items()):
+        months = sorted({r["month"] for rows in sources.values() for r in rows})
+        position = {m: i for i, m in enumerate(months)}
+        figure, axes = plt.subplots(figsize=(7, 2.8))
+        for source, rows in sorted(sources.items()):
+            xs = [position[r["month"]] for r in rows]
+            lower = [float(r["spend_lower"] or 0) for r in rows]
+            (line,) = axes.plot(xs, lower, marker="o", label=f"{label(source)} (lower bound)")
+            bounded = [
+                (x, lo, float(r["spend_upper"]))
+                for x, lo, r in zip(xs, lower, rows, strict=True)
+                if r["spend_upper"] is not None
+            ]
+            if bounded:
+                bx, blo, bup = zip(*bounded, strict=True)
+                axes.fill_between(
+                    bx,
+                    blo,
+                    bup,
+                    alpha=0.25,
+                    color=line.get_color(),
+                    label=f"{label(source)} lower to upper",
+                )
+        axes.set_xticks(range(len(months)), [label(m) for m in months], rotation=45, ha="right")
+        axes.set_ylabel(label(currency))
+        axes.legend(fontsize=7, frameon=False)
+        charts.append(
+            Chart(
+                f"Spend per month, {currency}",
+                "Lines are sums of lower bounds; bands reach the sums of upper bounds (missing "
+                "where an open upper bound leaves the month unbounded).",
+                "spend_monthly.csv",
+                _uri(figure),
+            )
+        )
+    return charts
+
+
+def targeting_chart(table: Table) -> Chart | None:
+    """Share of each platform's ads that used each targeting kind."""
+    rows = table.records()
+    if not rows:
+        return None
+    kinds = sorted({r["kind"] for r in rows})
+    sources = sorted({r["source"] for r in rows})
+    height = 0.8 / len(sources)
+    figure, axes = plt.subplots(figsize=(7, 0.35 * len(kinds) + 1))
+    for offset, source in enumerate(sources):
+        share = {r["kind"]: r["ads_using"] / r["ads"] for r in rows if r["source"] == source}
+        axes.barh(
+            [k + offset * height for k in range(len(kinds))],
+            [share.get(kind, 0.0) for kind in kinds],
+            height=height,
+            label=label(source),
+        )
+    axes.set_yticks([k + 0.4 - height / 2 for k in range(len(kinds))], [label(k) for k in kinds])
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("share of the platform's ads in this report")
+    axes.legend(fontsize=7, frameon=False)
+    return Chart(
+        "Targeting kinds used",
+        "Share of ads naming at least one criterion of each kind.",
+        "targeting_kinds.csv",
+        _uri(figure),
+    )
+
+
+def heatmap(table: Table) -> Chart | None:
+    """Impressions (lower bounds) by age and gender, as shares of the total."""
+    rows = table.records()
+    total = sum(float(r["impressions_lower"] or 0) for r in rows)
+    if not rows or total <= 0:
+        return None
+    ages = sorted({r["age_range"] for r in rows})
+    genders = sorted({r["gender"] for r in rows})
+    grid = [[0.0] * len(genders) for _ in ages]
+    for r in rows:
+        grid[ages.index(r["age_range"])][genders.index(r["gender"])] = (
+            float(r["impressions_lower"] or 0) / total
+        )
+    figure, axes = plt.subplots(figsize=(1.2 * len(genders) + 2.5, 0.4 * len(ages) + 1.2))
+    image = axes.imshow(grid, cmap="Blues", aspect="auto", vmin=0)
+    axes.set_xticks(range(len(genders)), [label(g) for g in genders])
+    axes.set_yticks(range(len(ages)), [label(a) for a in ages])
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            axes.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=7)
+    figure.colorbar(image, ax=axes, fraction=0.05)
+    return Chart(
+        "Delivery by age and gender",
+        "Share of impressions (sums of lower-bound estimates) per cell.",
+        "demographics.csv",
+        _uri(figure),
+    )
+
+
+def bar_chart(table: Table, key: str, title: str, caption: str, top: int = 15) -> Chart | None:
+    """Horizontal bars of ``impressions_lower`` per ``key`` with the upper bound as a tick."""
+    rows = table.records()[:top]
+    if not rows:
+        return None
+    rows.reverse()
+    figure, axes = plt.subplots(figsize=(7, 0.3 * len(rows) + 1))
+    lower = [float(r["impressions_lower"] or 0) for r in rows]
+    axes.barh(range(len(rows)), lower, label="lower bound")
+    upper = [
+        (i, float(r["impressions_upper"]))
+        for i, r in enumerate(rows)
+        if r["impressions_upper"] is not None
+    ]
+    if upper:
+        axes.scatter(
+            [u for _, u in upper],
+            [i for i, _ in upper],
+            marker="|",
+            s=120,
+            color="black",
+            label="upper bound",
+        )
+    axes.set_yticks(range(len(rows)), [label(r[key]) for r in rows])
+    axes.set_xlabel("impressions")
+    axes.legend(fontsize=7, frameon=False)
+    return Chart(title, caption, f"{table.name}.csv", _uri(figure))
+
+
+def concentration_chart(table: Table) -> Chart | None:
+    """Top-10 share per month on lower and on upper bounds, per platform and currency."""
+    rows = [r for r in table.records() if r["unit"] == "advertiser"]
+    if not rows:
+        return None
+    figure, axes = plt.subplots(figsize=(7, 2.8))
+    series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        series[(r["source"], r["currency"])].append(r)
+    months = sorted({r["month"] for r in rows})
+    for (source, currency), points in sorted(series.items()):
+        xs = [months.index(p["month"]) for p in points]
+        name = f"{label(source)} {label(currency)}"
+        axes.plot(
+            xs, [p["top10_share_lower"] for p in points], marker="o", label=f"{name} (lower bounds)"
+        )
+        _plot_present(axes, xs, [p["top10_share_upper"] for p in points], f"{name} (upper bounds)")
+    axes.set_xticks(range(len(months)), [label(m) for m in months], rotation=45, ha="right")
+    axes.set_ylim(0, 1.05)
+    axes.set_ylabel("top-10 share")
+    axes.legend(fontsize=7, frameon=False)
+    return Chart(
+        "Spend concentration",
+        "Share of the month's spend by the 10 biggest advertisers, on each bound.",
+        "concentration.csv",
+        _uri(figure),
+    )
+
+
+def _plot_present(axes: Any, xs: Sequence[int], ys: Sequence[Any], name: str) -> None:
+    points = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+    if points:
+        axes.plot(*zip(*points, strict=True), marker="s", linestyle="--", label=name)
