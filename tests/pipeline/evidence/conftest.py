@@ -1,8 +1,8 @@
 """The practices fixture database: tests/fixtures/practices/ads.yaml through the real loader.
 
-Built once per engine and session, then refreshed (message tests) and given one resolved
-actor, written straight into the actors contract tables (the resolver is another module's job):
-actor "Green Future Party" is the principal (advertiser role) of every ad of advertiser 501.
+Built once per engine and session, then refreshed (message tests) and resolved with a curated
+registry: actor "Green Future Party" is the principal (advertiser role) of every ad of
+advertiser 501 ("Green Future").
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
 
 from pipeline import db
+from pipeline.actors_step import mention_fields
+from pipeline.evidence import actors
+from pipeline.evidence.actors.registry import parse_registry
 from pipeline.evidence.practices.message_tests import refresh_message_tests
-from schema.actor_tables import Actor, ActorMention, AdActorMention
 from tests.analyst_db import (  # noqa: F401  (fixtures used by the tests here)
     _analyst_databases,
     _Databases,
@@ -29,55 +30,22 @@ PRACTICES_FILE = FIXTURES / "practices" / "ads.yaml"
 ACTOR_NAME = "Green Future Party"
 
 
-def add_actor(engine: Engine, name: str, advertiser_source_id: str, kind: str = "party") -> int:
-    """One actor, one advertiser-role mention, linked to every ad of that advertiser."""
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        actor_id = conn.execute(
-            Actor.__table__.insert().returning(Actor.__table__.c.id),
-            {
-                "key": name.lower(),
-                "name": name,
-                "kind": kind,
-                "curated": True,
-                "first_seen_at": now,
-                "updated_at": now,
-            },
-        ).scalar_one()
-        ads = conn.execute(
-            text(
-                "SELECT a.id, a.source FROM ads a JOIN advertisers v ON v.id = a.advertiser_id "
-                "WHERE v.source_advertiser_id = :s"
-            ),
-            {"s": advertiser_source_id},
-        ).all()
-        mention_id = conn.execute(
-            ActorMention.__table__.insert().returning(ActorMention.__table__.c.id),
-            {
-                "source": ads[0][1],
-                "role": "advertiser",
-                "name": name,
-                "country_code": "KE",
-                "source_entity_id": advertiser_source_id,
-                "normalised_name": name.lower(),
-                "actor_id": actor_id,
-                "method": "test",
-                "ads": len(ads),
-                "first_seen_at": now,
-            },
-        ).scalar_one()
-        conn.execute(
-            AdActorMention.__table__.insert(),
-            [{"ad_id": ad_id, "mention_id": mention_id} for ad_id, _ in ads],
-        )
-    return actor_id
+#: A researcher's curation: advertiser 501's published name is the party's.
+REGISTRY = f"""\
+actors:
+  - name: {ACTOR_NAME}
+    kind: party
+    aliases: ["Green Future"]
+"""
 
 
 def build_practices_database(url: str) -> None:
     build_hand_database(url, PRACTICES_FILE)
     engine = db.make_engine(url)
     refresh_message_tests(engine)
-    add_actor(engine, ACTOR_NAME, "501")
+    with engine.begin() as conn:  # as `adlib collect` does, with a registry
+        registry = parse_registry(REGISTRY, Path("actors.yaml"))
+        actors.run(conn, mention_fields(), registry, datetime.now(UTC))
     engine.dispose()
 
 

@@ -188,8 +188,9 @@ def test_spend_concentration_on_each_bound(practices_db: str) -> None:
     )
     # March: advertisers 501 (g1 100 + g2 200 + g5 10; g3 is multi-country) and 502 (1000);
     # the open upper bound of g3 leaves the month's upper bound, and its share, unbounded.
+    # Each advertiser resolves to its own actor (501 to the curated "Green Future Party").
     assert found == [
-        ("actor", "2026-03", 1, 310, None, 1.0, None),
+        ("actor", "2026-03", 2, 1310, None, 1.0, None),
         ("actor", "2026-04", 1, 100, 198, 1.0, 1.0),
         ("actor", "2026-05", 1, 10, 19, 1.0, 1.0),
         ("advertiser", "2026-03", 2, 1310, None, 1.0, None),

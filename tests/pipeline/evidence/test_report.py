@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from tests.analyst_db import invoke, normalised, rows
+from pipeline import db
+from tests.analyst_db import build_hand_database, invoke, normalised, rows
 from tests.conftest import run_cli, write_config
 
 PLANTED = "<img src=x onerror=alert("
@@ -56,9 +58,14 @@ def test_csv_numbers_are_the_views_numbers(report_dir: Path, practices_db: str) 
         for r in tests
     ] == [(c, v, lo, "" if up is None else str(up)) for c, v, lo, up in expected]
     actors = _csv(report_dir / "data" / "top_actors.csv")
-    assert [(a["actor_name"], a["ads"], a["spend_lower"]) for a in actors] == [
-        ("Green Future Party", "7", "720")
+    # Per actor, platform and currency: the party's Snap ad (paid for by "Green Future")
+    # resolves to the same actor as its Meta page, and its agency comes with it.
+    assert [(a["actor_name"], a["source"], a["ads"], a["spend_lower"]) for a in actors] == [
+        ("Green Future Party", "meta", "7", "720"),
+        ("<img src=x onerror=alert(2)>Blue Alliance", "meta", "1", "1000"),
+        ("Green Future Party", "snap", "1", "500"),
     ]
+    assert {a["agencies"] for a in actors if a["actor_id"] == "1"} == {"Media Buyers Ltd"}
 
 
 def test_ranges_and_currencies_stay_apart(report_dir: Path) -> None:
@@ -100,9 +107,17 @@ def test_csv_cells_cannot_start_a_formula(practices_db: str, tmp_path: Path) -> 
     assert "'=HYPERLINK(1)" in {a["advertiser_name"] for a in advertisers}
 
 
-def test_without_actors_the_report_lists_advertisers(hand_db: str, tmp_path: Path) -> None:
+def test_without_actors_the_report_lists_advertisers(database_url: str, tmp_path: Path) -> None:
+    # A database whose actors were never resolved (collected before the actors layer).
+    build_hand_database(database_url)
+    engine = db.make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM ad_actor_mentions"))
+        conn.execute(text("DELETE FROM actor_mentions"))
+        conn.execute(text("DELETE FROM actors"))
+    engine.dispose()
     code, _, err = invoke(
-        hand_db, tmp_path, "report", "--country", "KE", "--out", str(tmp_path / "r")
+        database_url, tmp_path, "report", "--country", "KE", "--out", str(tmp_path / "r")
     )
     assert (code, err) == (0, "")
     page = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
