@@ -580,3 +580,6 @@ def demo(out_dir: str) -> None:
 def main() -> None:
     """Entry point of the `adlib` console script."""
     cli(prog_name="adlib")
+
+
+import pipeline.import_command  # noqa: E402,F401  (registers `adlib import`; needs the helpers above)

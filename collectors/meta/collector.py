@@ -19,8 +19,16 @@ from collectors.base import (
 )
 from collectors.http import Retrier, describe_url, make_client
 from collectors.meta.normalise import country_code, normalise, unique
-from collectors.meta.responses import CursorRejected, GraphResponses, ReduceData, Usage, parse_usage
-from collectors.meta.settings import FIELDS, MIN_PAGE_SIZE, SOURCE, MetaSettings
+from collectors.meta.report import read_report
+from collectors.meta.responses import (
+    CursorRejected,
+    FieldRemoved,
+    GraphResponses,
+    ReduceData,
+    Usage,
+    parse_usage,
+)
+from collectors.meta.settings import FIELDS, MIN_PAGE_SIZE, SOURCE, MetaSettings, version_advisory
 from collectors.meta.state import Fetched, MetaState, PageSize, PassState
 from collectors.meta.token import token_expiry
 from collectors.records import (
@@ -46,6 +54,10 @@ class MetaCollector(Collector):
         self.retrier = Retrier.for_collector(settings, context, self.redactor)
         self.responses = GraphResponses(self.redactor, self.settings.throttle_wait_seconds)
         self._client: httpx.Client | None = None
+        #: The fields requested; one Meta says this version lacks is dropped for the run.
+        self.fields = unique([*FIELDS, *self.settings.extra_fields])
+        #: Run notices (each field dropped), attached to every Page from then on.
+        self.notices: list[str] = []
 
     @property
     def client(self) -> httpx.Client:
@@ -65,11 +77,22 @@ class MetaCollector(Collector):
         with transport_errors_as_transient():
             return token_expiry(self.settings, self.client)
 
+    def advisories(self) -> list[str]:
+        advisory = version_advisory(self.settings.api_version, datetime.now(UTC).date())
+        return [advisory] if advisory else []
+
     def scopes(self) -> list[str]:
         return unique(country_code(code) for code in self.context.countries)
 
     def replay(self, scope: str, raw: RawPayload) -> Iterator[Page]:
-        """One archived ``ads_archive`` response: its ads, normalised again (no request)."""
+        """One archived ``ads_archive`` response: its ads, normalised again (no request).
+
+        A file (``raw.kind == "file"``) is an Ad Library Report a person downloaded: its rows
+        (see :mod:`collectors.meta.report`).
+        """
+        if raw.kind == "file":
+            yield from read_report(scope, raw, self.context.data_dir)
+            return
         try:
             body = json.loads(raw.content or b"")
         except ValueError as exc:
@@ -201,22 +224,42 @@ class MetaCollector(Collector):
         what = f"{describe_url(url)} ({scope})"
 
         def attempt() -> Fetched:
-            response = self.client.get(url, params=self._params(scope, run, size.limit))
-            try:
-                body = self.responses.body(response, what)
-            except ReduceData as exc:
-                size.shrink()
-                raise ReduceData(f"{exc}; page size now {size.limit}") from None
-            return self._fetched(response, body, what)
+            while True:
+                response = self.client.get(url, params=self._params(scope, run, size.limit))
+                try:
+                    body = self.responses.body(response, what)
+                except ReduceData as exc:
+                    size.shrink()
+                    raise ReduceData(f"{exc}; page size now {size.limit}") from None
+                except FieldRemoved as exc:
+                    self._drop_field(exc)
+                    continue
+                return self._fetched(response, body, what)
 
         return self.retrier.call(attempt, what)
+
+    def _drop_field(self, removed: FieldRemoved) -> None:
+        """Stop asking for a field this API version lacks, and say so once per run.
+
+        Without this, a version that removes one field fails every scope every night. A field
+        that cannot be dropped (already dropped, or ``id``) is a real error and propagates.
+        """
+        if removed.field not in self.fields or removed.field == "id":
+            raise removed
+        self.fields.remove(removed.field)
+        notice = (
+            f"Meta API {self.settings.api_version} has no field {removed.field!r}: collected "
+            f"without it (remove it from sources.meta.extra_fields if listed there)"
+        )
+        self.notices.append(notice)
+        self.log.warning("meta: %s", notice)
 
     def _params(self, scope: str, run: PassState, limit: int) -> dict[str, str | int]:
         params: dict[str, str | int] = {
             "ad_reached_countries": f"['{scope}']",
             "ad_type": self.settings.ad_type,
             "ad_active_status": "ALL",
-            "fields": ",".join(unique([*FIELDS, *self.settings.extra_fields])),
+            "fields": ",".join(self.fields),
             "limit": limit,
             "access_token": self.settings.access_token or "",
         }
@@ -244,9 +287,7 @@ class MetaCollector(Collector):
             usage=parse_usage(response.headers.get("x-business-use-case-usage")),
         )
 
-    def _page(
-        self, scope: str, fetched: Fetched, checkpoint: JsonDict, notices: list[str] | None = None
-    ) -> Page:
+    def _page(self, scope: str, fetched: Fetched, checkpoint: JsonDict) -> Page:
         page = Page(
             scope=scope,
             checkpoint=checkpoint,
@@ -255,7 +296,7 @@ class MetaCollector(Collector):
                 url=self.redactor.text(fetched.url),
                 content=self.redactor.bytes(fetched.content),
             ),
-            notices=notices or [],
+            notices=list(self.notices),
         )
         for raw_ad in fetched.data:
             try:

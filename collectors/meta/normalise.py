@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.meta.settings import FIELDS, PUBLIC_AD_URL, SOURCE
+from collectors.meta.settings import FIELDS, PUBLIC_AD_URL, SOURCE, UNMAPPED_FIELDS
 from collectors.records import (
     AdvertiserRecord,
     BeneficiaryPayer,
@@ -24,7 +24,7 @@ from collectors.records import (
 )
 
 #: Fields ``normalise`` maps; anything else the API returns lands in ``NormalisedAd.extra``.
-_KNOWN_FIELDS = frozenset(FIELDS) | {
+_KNOWN_FIELDS = (frozenset(FIELDS) - UNMAPPED_FIELDS) | {
     "_id",
     "ad_creative_body",
     "ad_creative_link_caption",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
@@ -41,7 +42,32 @@ FIELDS: tuple[str, ...] = (
     "target_ages",
     "target_gender",
     "target_locations",
+    "total_reach_by_location",
+    "br_total_reach",
 )
+#: Requested since v24+ clients ask for them (landscape notes §2.1), but their shapes are not
+#: documented: :func:`~collectors.meta.normalise.normalise` keeps them, as sent, in ``ads.extra``.
+UNMAPPED_FIELDS = frozenset({"total_reach_by_location", "br_total_reach"})
+
+#: The default Graph API version: v26.0 (2026-07-29) is the newest version whose field names a
+#: published 2026 collector confirms (``target_locations`` types, ``br_total_reach``,
+#: ``total_reach_by_location``; landscape notes §2.1); v27.0 (2026-11-04) is too new for that.
+DEFAULT_API_VERSION = "v26.0"
+#: Release dates of Graph API versions (developers.facebook.com/docs/graph-api/changelog/
+#: versions; landscape notes item 0.6). Meta retires a version about two years after release.
+API_RELEASES: dict[tuple[int, int], date] = {
+    (19, 0): date(2024, 1, 23),
+    (20, 0): date(2024, 5, 21),
+    (21, 0): date(2024, 10, 2),
+    (22, 0): date(2025, 1, 21),
+    (23, 0): date(2025, 5, 29),
+    (24, 0): date(2025, 10, 8),
+    (25, 0): date(2026, 2, 18),
+    (26, 0): date(2026, 7, 29),
+    (27, 0): date(2026, 11, 4),
+}
+#: How old a version may be before `adlib status` warns (Meta's deprecation horizon).
+API_VERSION_MAX_AGE_DAYS = 730
 
 #: Page-size bounds. Below 25 (the API's own default) paging gets needlessly slow; above 1000
 #: "reduce the amount of data" errors become frequent (ambanum: >250 often failed, never more
@@ -77,7 +103,11 @@ class MetaSettings(SourceSettings):
         default="https://graph.facebook.com",
         description="Graph API host; point it at a replica only for tests and the demo",
     )
-    api_version: str = Field(default="v23.0", pattern=r"^v\d+\.\d+$")
+    api_version: str = Field(
+        default=DEFAULT_API_VERSION,
+        pattern=r"^v\d+\.\d+$",
+        description="Graph API version; `adlib status` warns once it is two years old",
+    )
     access_token: str | None = Field(default=None, description="long-lived user access token")
     ad_type: AdType = "POLITICAL_AND_ISSUE_ADS"
     page_size: int = Field(
@@ -110,3 +140,37 @@ class MetaSettings(SourceSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+def version_released(version: str) -> tuple[date, bool] | None:
+    """When ``version`` (``vNN.N``) came out: ``(date, exact)``; ``exact`` False means "before".
+
+    A version older than the table was released before its oldest entry; one newer than the
+    table (or unparsable) returns ``None``: nothing is known against it.
+    """
+    match = re.fullmatch(r"v(\d+)\.(\d+)", version)
+    if match is None:
+        return None
+    key = (int(match.group(1)), int(match.group(2)))
+    if key in API_RELEASES:
+        return API_RELEASES[key], True
+    oldest = min(API_RELEASES)
+    if key < oldest:
+        return API_RELEASES[oldest], False
+    return None
+
+
+def version_advisory(version: str, today: date) -> str | None:
+    """A warning when ``version`` is more than two years old on ``today``, else ``None``."""
+    released = version_released(version)
+    if released is None:
+        return None
+    day, exact = released
+    if (today - day).days <= API_VERSION_MAX_AGE_DAYS:
+        return None
+    when = f"on {day}" if exact else f"before {day}"
+    return (
+        f"sources.meta.api_version {version} was released {when}, more than two years ago; "
+        f"Meta retires Graph API versions about two years after release: set api_version "
+        f"to {DEFAULT_API_VERSION} (the default) or newer"
+    )
