@@ -51,6 +51,10 @@ summarised in ``docs/platforms/meta.md``) each behaviour comes from:
   exact outcomes for the next requests, including ``stuck_cursor`` (the page comes back with the
   same ``after`` cursor it was asked for, WMP's "same URL in the next field over and over"),
   ``bad_record`` (one malformed ad in an otherwise good page) and ``ok``. ``bump_spend`` and ``add_ads`` change the data between runs.
+- Versions (§1.3): ``removed_fields`` answers a request for any of those fields with Graph's
+  code-100 "Tried accessing nonexisting field (NAME) on node type (ArchivedAd)", as after an API
+  version removed the field. ``total_reach_by_location`` and ``br_total_reach`` are accepted
+  but, like any field with no value, omitted from the ads (their shapes are not documented).
 
 Generation is deterministic for a given ``seed``; ads are rendered on demand from a compact
 spec, so a 100,000-ad replica starts in about a second and holds little memory.
@@ -123,6 +127,8 @@ KNOWN_FIELDS = frozenset(
         "target_ages",
         "target_gender",
         "target_locations",
+        "total_reach_by_location",
+        "br_total_reach",
     }
 )
 #: Returned when no ``fields`` are asked for (the "(default)" fields of the API docs, §1.3).
@@ -230,7 +236,9 @@ class _Query:
     offset: int
 
     @classmethod
-    def parse(cls, query: dict[str, str], page_size_cap: int) -> _Query:
+    def parse(
+        cls, query: dict[str, str], page_size_cap: int, known_fields: frozenset[str] = KNOWN_FIELDS
+    ) -> _Query:
         """Raise ``ValueError``/``KeyError`` with Graph's code-100 wording on a bad query."""
         status = query.get("ad_active_status", "ACTIVE")
         if status not in ("ACTIVE", "INACTIVE", "ALL"):
@@ -241,7 +249,7 @@ class _Query:
         fingerprint = _fingerprint(query)
         return cls(
             countries=_parse_countries(query.get("ad_reached_countries")),
-            fields=_parse_fields(query.get("fields")),
+            fields=_parse_fields(query.get("fields"), known_fields),
             since=date.fromisoformat(since) if since else None,
             status=status,
             limit=min(int(query.get("limit", 25)), page_size_cap),
@@ -272,6 +280,7 @@ class MetaReplica:
         slow_seconds: float = 2.0,
         usage_per_call: float = 0.05,
         token_expires_in: timedelta | None = timedelta(days=60),
+        removed_fields: Iterable[str] = (),
     ) -> None:
         self.faults = tuple(faults)
         unknown = set(self.faults) - set(FAULTS)
@@ -292,6 +301,9 @@ class MetaReplica:
         self.token_expires_at = (
             int((datetime.now(UTC) + token_expires_in).timestamp()) if token_expires_in else 0
         )
+        #: Fields this "version" no longer has: asking for one is Graph's code-100
+        #: "Tried accessing nonexisting field" error, as after a version removed it.
+        self.known_fields = KNOWN_FIELDS - frozenset(removed_fields)
         self.calls = 0
         self._token_valid = True
         self._lock = threading.Lock()
@@ -384,7 +396,7 @@ class MetaReplica:
         self, request: ReplicaRequest, version: str, usage: dict[str, str]
     ) -> ReplicaResponse:
         try:
-            query = _Query.parse(request.query, self.page_size_cap)
+            query = _Query.parse(request.query, self.page_size_cap, self.known_fields)
         except (KeyError, ValueError) as exc:
             return _error(400, 100, str(exc).strip("'"), headers=usage)
         outcome = self._outcome(query.limit)
@@ -740,12 +752,12 @@ def _parse_countries(value: str | None) -> tuple[str, ...]:
     return codes
 
 
-def _parse_fields(value: str | None) -> tuple[str, ...]:
+def _parse_fields(value: str | None, known: frozenset[str]) -> tuple[str, ...]:
     if not value:
         return DEFAULT_FIELDS
     fields = tuple(f.strip() for f in value.split(",") if f.strip())
     for name in fields:
-        if name not in KNOWN_FIELDS:
+        if name not in known:
             raise ValueError(
                 f"(#100) Tried accessing nonexisting field ({name}) on node type (ArchivedAd)"
             )
