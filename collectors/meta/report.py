@@ -156,11 +156,14 @@ def read_report(scope: str, raw: RawPayload, data_dir: Path) -> Iterator[Page]:
         path = data_dir / path
     # The kept copy is named by its hash; the name it was downloaded with is in the URL
     # (``file:<name>`` for an import, the download URL otherwise).
-    name = parse_name(raw.url.removeprefix("file:").rsplit("/", 1)[-1]) or parse_name(path.name)
+    original = raw.url.removeprefix("file:").rsplit("/", 1)[-1]
+    if parse_name(original) is None:
+        original = path.name
+    name = parse_name(original)
     if name is None:
-        raise ReportFileError(f"{path.name}: not named like a Meta Ad Library Report file")
+        raise ReportFileError(f"{original}: not named like a Meta Ad Library Report file")
     with ExitStack() as stack:
-        members = _members(path, name, stack)
+        members = _members(path, original, name, stack)
         currency = _readme_currency(members)
         for member_name, member_info, opener in members:
             if member_info.part in ("readme", "bundle"):
@@ -174,11 +177,14 @@ _Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
 def _members(
-    path: Path, name: ReportName, stack: ExitStack
+    path: Path, original: str, name: ReportName, stack: ExitStack
 ) -> list[tuple[str, ReportName, _Opener]]:
-    """(member name, what its name says, opener) for each file the report consists of."""
+    """(member name, what its name says, opener) for each file the report consists of.
+
+    A single CSV is its own only member, named as downloaded (``original``).
+    """
     if name.part != "bundle":
-        return [(path.name, name, lambda: path.open("rb"))]
+        return [(original, name, lambda: path.open("rb"))]
     try:
         archive = stack.enter_context(BulkArchive(path))
     except Exception as exc:  # CorruptArchiveError, UnsafeArchiveError
