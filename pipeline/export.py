@@ -31,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, Engine, Table, bindparam, text
+from sqlalchemy import Connection, Date, Engine, Table, bindparam, text
 from sqlalchemy.sql.elements import BindParameter
 
 from pipeline import db
@@ -49,6 +49,7 @@ from schema.models import (
     Advertiser,
     Funder,
 )
+from schema.report_tables import MetaReportLocation, MetaReportSpend
 from schema.types import UTCDateTime
 
 #: Rows per fetch from the database: the Python objects of one batch are most of the
@@ -74,7 +75,9 @@ class ExportFile:
     name: str
     table: Table
     #: ``ad``: the table's ``ad_id`` is a selected ad; otherwise the column of ``ads``
-    #: (advertiser_id, funder_id) that points at the table's ``id``; ``self`` for ``ads``.
+    #: (advertiser_id, funder_id) that points at the table's ``id``; ``self`` for ``ads``;
+    #: ``country``: a table of per-country reports (``country_code``, ``report_date``),
+    #: selected by the export's countries and days, not by ads.
     link: str
     order: tuple[str, ...]
 
@@ -90,6 +93,18 @@ EXPORT_FILES: tuple[ExportFile, ...] = (
     ExportFile("targeting", AdTargeting.__table__, "ad", ("ad_id", "id")),
     ExportFile("spend", AdSpend.__table__, "ad", ("ad_id", "currency")),
     ExportFile("observations", AdObservation.__table__, "ad", ("ad_id", "observed_at", "id")),
+    ExportFile(
+        "report_spend",
+        MetaReportSpend.__table__,
+        "country",
+        ("country_code", "report_date", "period", "member", "line"),
+    ),
+    ExportFile(
+        "report_locations",
+        MetaReportLocation.__table__,
+        "country",
+        ("country_code", "report_date", "period", "line"),
+    ),
 )
 
 
@@ -195,6 +210,26 @@ class _Selection:
             next_day = _midnight(request.until + timedelta(days=1))
             self.binds.append(bindparam("until_next", next_day, type_=UTCDateTime()))
         self.where = " AND ".join(where)
+        self.sources = list(request.sources)
+        self.report_binds = [self.binds[0]]
+        reports = ["t.country_code IN :countries"]
+        if request.since is not None:
+            reports.append("t.report_date >= :since_day")
+            self.report_binds.append(bindparam("since_day", request.since, type_=Date()))
+        if request.until is not None:
+            reports.append("t.report_date <= :until_day")
+            self.report_binds.append(bindparam("until_day", request.until, type_=Date()))
+        self.reports_where = " AND ".join(reports)
+
+    def _reports(self, table: Table) -> str:
+        """Report rows of the selected countries and days (``--since``/``--until``, inclusive).
+
+        A report table names its platform in ``Table.info["source"]``: with ``--source``, it
+        is exported only when that source is selected.
+        """
+        if self.sources and table.info.get("source") not in self.sources:
+            return "1 = 0"
+        return self.reports_where
 
     def statement(self, spec: ExportFile) -> Any:
         """The ``SELECT`` of ``spec``'s rows for the selected ads, in file order."""
@@ -203,11 +238,14 @@ class _Selection:
         order = ", ".join(f"{alias}.{c}" for c in spec.order)
         if spec.link == "self":
             condition = self.where
+        elif spec.link == "country":
+            condition = self._reports(spec.table)
         else:
             key, picked = ("ad_id", "a.id") if spec.link == "ad" else ("id", f"a.{spec.link}")
             condition = f"t.{key} IN (SELECT {picked} FROM ads a WHERE {self.where})"
         sql = f"SELECT {columns} FROM {spec.table.name} {alias} WHERE {condition} ORDER BY {order}"
-        return text(sql).bindparams(*self.binds)
+        binds = self.report_binds if spec.link == "country" else self.binds
+        return text(sql).bindparams(*(b for b in binds if f":{b.key}" in sql))
 
 
 def _midnight(day: date) -> datetime:

@@ -77,7 +77,10 @@ class MetaReportSpend(Base):
     __table_args__ = (
         Index("ix_meta_report_spend_report", "country_code", "period", "report_date"),
         Index("ix_meta_report_spend_page_id", "page_id"),
-        {"comment": "Meta Ad Library Report: amount spent per Page and disclaimer, per report."},
+        {
+            "comment": "Meta Ad Library Report: amount spent per Page and disclaimer, per report.",
+            "info": {"source": "meta"},
+        },
     )
 
     row_key: Mapped[str] = _row_key()
@@ -109,7 +112,10 @@ class MetaReportLocation(Base):
     __tablename__ = "meta_report_locations"
     __table_args__ = (
         Index("ix_meta_report_locations_report", "country_code", "period", "report_date"),
-        {"comment": "Meta Ad Library Report: amount spent per location (region), per report."},
+        {
+            "comment": "Meta Ad Library Report: amount spent per location (region), per report.",
+            "info": {"source": "meta"},
+        },
     )
 
     row_key: Mapped[str] = _row_key()

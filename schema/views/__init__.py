@@ -36,6 +36,7 @@ VIEW_NAMES: tuple[str, ...] = (
     "v_funders",
     "v_spend_history",
     "v_ad_actors",
+    "v_report_spend",
 )
 
 #: ``@name(...)`` expansions per dialect; ``{0}``, ``{1}`` are the (already expanded) arguments.

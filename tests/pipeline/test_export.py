@@ -40,6 +40,8 @@ KE_ROWS = {
     "targeting": 5,  # m1: 2, CR1: 2, S1: 1
     "spend": 6,  # one range per ad
     "observations": 7,  # one each, plus m2's spend change in run 2
+    "report_spend": 3,  # the two KE lifelong Meta reports (rows by country, not by ad)
+    "report_locations": 0,
 }
 
 
@@ -270,3 +272,18 @@ def test_adlib_export_refuses_bad_arguments_with_exit_2(hand_db: str, tmp_path: 
     ]:
         code, _, err = invoke(hand_db, tmp_path, "export", *args)
         assert code == 2 and message in err, err
+
+
+def test_report_rows_follow_the_country_days_and_source(hand_db: str, tmp_path: Path) -> None:
+    def report_rows(name: str, countries: list[str], **options: Any) -> list[dict[str, str]]:
+        _export(hand_db, tmp_path / name, countries, **options)
+        return _csv(tmp_path / name / "report_spend.csv")
+
+    since = report_rows("since", ["KE"], since=date(2026, 3, 2), until=date(2026, 3, 8))
+    assert [(r["report_date"], r["page_id"]) for r in since] == [
+        ("2026-03-08", "1001"),
+        ("2026-03-08", "5005"),
+    ]
+    assert report_rows("us", ["US"]) == []
+    assert report_rows("google", ["KE"], sources=["google"]) == []
+    assert len(report_rows("meta", ["KE"], sources=["meta"])) == 3
