@@ -121,8 +121,19 @@ EXPECTED: dict[str, list[tuple[Any, ...]]] = {
     "running_ads_per_country": [("KE", "meta", 2), ("US", "meta", 1)],
     # The 2026-03-08 report (not 03-01): page 5005 has no ads; 1001 = m1 + m2 in KES.
     "report_vs_ads_per_page": [
-        ("5005", "Quiet Page", "These ads ran without a disclaimer", "USD", 0, 100, 1)
-        + (None, None, None, None),
+        (
+            "5005",
+            "Quiet Page",
+            "These ads ran without a disclaimer",
+            "USD",
+            0,
+            100,
+            1,
+            None,
+            None,
+            None,
+            None,
+        ),
         ("1001", "Kenya Forward", "Friends of Kenya", "USD", 14, 14, 2, "KES", 2, 1200, 1798),
     ],
 }
