@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -28,8 +29,15 @@ from collectors.meta.responses import (
     Usage,
     parse_usage,
 )
-from collectors.meta.settings import FIELDS, MIN_PAGE_SIZE, SOURCE, MetaSettings, version_advisory
-from collectors.meta.state import Fetched, MetaState, PageSize, PassState
+from collectors.meta.settings import (
+    FIELDS,
+    MIN_PAGE_SIZE,
+    SOURCE,
+    WATCH_PREFIX,
+    MetaSettings,
+    version_advisory,
+)
+from collectors.meta.state import Fetched, MetaState, PageSize, PassState, WatchState
 from collectors.meta.token import token_expiry
 from collectors.records import (
     JsonDict,
@@ -82,7 +90,9 @@ class MetaCollector(Collector):
         return [advisory] if advisory else []
 
     def scopes(self) -> list[str]:
-        return unique(country_code(code) for code in self.context.countries)
+        """One per country (political library), one per watchlist country (all ads)."""
+        political = unique(country_code(code) for code in self.context.countries)
+        return political + [f"{WATCH_PREFIX}{c}" for c in self.settings.watchlist.countries]
 
     def replay(self, scope: str, raw: RawPayload) -> Iterator[Page]:
         """One archived ``ads_archive`` response: its ads, normalised again (no request).
@@ -113,6 +123,9 @@ class MetaCollector(Collector):
     # -- one scope ------------------------------------------------------------------------
 
     def fetch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        if scope.startswith(WATCH_PREFIX):
+            yield from self._watch(scope, state)
+            return
         current = self._load_state(scope, state)
         run = current.current if self._resumable(scope, current.current) else None
         if run is None:
@@ -207,6 +220,66 @@ class MetaCollector(Collector):
             )
             self._pause_for_usage(scope, fetched.usage)
 
+    def _watch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        """The watchlist's Pages' ads of any type in one EU/UK country: a complete listing.
+
+        The Pages are asked for ten at a time (``search_page_ids``), every ad, every night:
+        Meta keeps these ads one year only, so the rolling harvest is what keeps them, and a
+        complete listing is what tells an ad Meta stopped returning (``delisted_at``).
+        """
+        batches = self.settings.watchlist.batches()
+        pages = hashlib.sha256(",".join(self.settings.watchlist.page_ids).encode()).hexdigest()
+        saved = self._watch_state(scope, state, pages[:16])
+        size = PageSize(
+            limit=max(MIN_PAGE_SIZE, saved.current.limit), ceiling=self.settings.page_size
+        )
+        seen: set[str] = set()
+        while True:
+            try:
+                fetched = self._fetch_page(scope, saved.current, size, batches[saved.batch])
+            except CursorRejected:
+                if saved.current.after is None:
+                    raise
+                self.log.warning("meta %s: saved cursor rejected; restarting the batch", scope)
+                saved.current.after = None
+                continue
+            size.succeeded()
+            saved.current.limit = size.limit
+            if fetched.after is not None and fetched.after in seen:
+                yield self._page(scope, fetched, {"watchlist": saved.to_json()})
+                raise TransientError(
+                    f"meta {scope}: Meta served the same page cursor twice; the pass resumes "
+                    "from the last good cursor on the next run"
+                )
+            if not fetched.data or fetched.after is None:
+                saved.batch, saved.current.after = saved.batch + 1, None
+                seen.clear()
+            else:
+                seen.add(fetched.after)
+                saved.current.after = fetched.after
+            done = saved.batch >= len(batches)
+            page = self._page(scope, fetched, {"watchlist": None if done else saved.to_json()})
+            page.listing_complete, page.listing_started_at = done, saved.started if done else None
+            yield page
+            if done:
+                return
+            self._pause_for_usage(scope, fetched.usage)
+
+    def _watch_state(self, scope: str, state: Mapping[str, Any] | None, pages: str) -> WatchState:
+        """The interrupted pass of this watchlist, or a new one."""
+        raw = (state or {}).get("watchlist")
+        try:
+            saved = WatchState.from_json(raw) if raw else None
+        except (KeyError, TypeError, ValueError) as exc:
+            self.log.warning("meta %s: unreadable checkpoint (%s); starting afresh", scope, exc)
+            saved = None
+        if saved is not None and saved.pages == pages:
+            self.log.info("meta %s: resuming the watchlist at batch %d", scope, saved.batch + 1)
+            return saved
+        now = datetime.now(UTC)
+        fresh = PassState(since=None, started=now.date(), limit=self.settings.page_size)
+        return WatchState(pages=pages, started=now, batch=0, current=fresh)
+
     def _pause_for_usage(self, scope: str, usage: Usage | None) -> None:
         """Slow down before Meta throttles us (the page itself arrived and was yielded)."""
         pause = usage.pause_seconds() if usage else 0.0
@@ -219,13 +292,16 @@ class MetaCollector(Collector):
 
     # -- one request -----------------------------------------------------------------------
 
-    def _fetch_page(self, scope: str, run: PassState, size: PageSize) -> Fetched:
+    def _fetch_page(
+        self, scope: str, run: PassState, size: PageSize, page_ids: list[str] | None = None
+    ) -> Fetched:
         url = f"{self.settings.base_url}/{self.settings.api_version}/ads_archive"
         what = f"{describe_url(url)} ({scope})"
 
         def attempt() -> Fetched:
             while True:
-                response = self.client.get(url, params=self._params(scope, run, size.limit))
+                params = self._params(scope, run, size.limit, page_ids)
+                response = self.client.get(url, params=params)
                 try:
                     body = self.responses.body(response, what)
                 except ReduceData as exc:
@@ -254,10 +330,16 @@ class MetaCollector(Collector):
         self.notices.append(notice)
         self.log.warning("meta: %s", notice)
 
-    def _params(self, scope: str, run: PassState, limit: int) -> dict[str, str | int]:
+    def _ad_type(self, scope: str) -> str:
+        """The library a scope reads: ``ALL`` for a watchlist, else the configured type."""
+        return "ALL" if scope.startswith(WATCH_PREFIX) else self.settings.ad_type
+
+    def _params(
+        self, scope: str, run: PassState, limit: int, page_ids: list[str] | None = None
+    ) -> dict[str, str | int]:
         params: dict[str, str | int] = {
-            "ad_reached_countries": f"['{scope}']",
-            "ad_type": self.settings.ad_type,
+            "ad_reached_countries": f"['{scope.removeprefix(WATCH_PREFIX)}']",
+            "ad_type": self._ad_type(scope),
             "ad_active_status": "ALL",
             "fields": ",".join(self.fields),
             "limit": limit,
@@ -269,6 +351,8 @@ class MetaCollector(Collector):
             params["ad_delivery_date_min"] = run.since.isoformat()
         if run.after:
             params["after"] = run.after
+        if page_ids:
+            params["search_page_ids"] = f"[{','.join(page_ids)}]"
         return params
 
     @staticmethod
@@ -300,7 +384,8 @@ class MetaCollector(Collector):
         )
         for raw_ad in fetched.data:
             try:
-                page.ads.append(normalise(raw_ad, scope, self.settings.ad_type))
+                country = scope.removeprefix(WATCH_PREFIX)
+                page.ads.append(normalise(raw_ad, country, self._ad_type(scope)))
             except (TypeError, ValueError) as exc:
                 page.quarantined.append(self._quarantine(raw_ad, exc))
         return page

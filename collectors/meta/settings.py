@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collectors.base import (
     SourceSettings,
@@ -84,6 +85,7 @@ THROTTLE_CODES = frozenset({4, 17, 613, 80004})
 USAGE_LIMIT = 95
 
 PUBLIC_AD_URL = "https://www.facebook.com/ads/library/?id={id}"
+POLITICAL_AD_TYPE = "POLITICAL_AND_ISSUE_ADS"
 TOKEN_HELP = "see docs/platforms/meta.md, 'Getting a token'"
 
 AdType = Literal[
@@ -94,6 +96,70 @@ AdType = Literal[
     "HOUSING_ADS",
     "FINANCIAL_PRODUCTS_AND_SERVICES_ADS",
 ]
+
+
+#: Where Meta's all-ads library holds ads of any type: the EU, the EEA (Meta applies the DSA
+#: there too) and, since 2025, the UK (landscape notes item 0.5).
+ALL_ADS_COUNTRIES = frozenset(
+    {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE"}
+    | {"IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"}
+    | {"IS", "LI", "NO", "GB"}
+)
+#: Scopes ``watchlist:FR``: the watchlist's Pages in one country's all-ads library.
+WATCH_PREFIX = "watchlist:"
+#: ``search_page_ids`` takes at most ten ids per request (DOC-API; RADLIB stops above ten).
+PAGE_IDS_PER_REQUEST = 10
+
+
+class Watchlist(BaseModel):
+    """``sources.meta.watchlist``: Pages whose ads of any type are collected in the EU/UK."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page_ids: list[str] = Field(default_factory=list, description="Facebook Page ids")
+    page_ids_file: Path | None = Field(
+        default=None,
+        description="a file with one Page id a line ('#' starts a comment); relative to "
+        "the directory adlib runs in",
+    )
+    countries: list[str] = Field(
+        default_factory=list, description="EU/EEA or GB codes to collect the Pages' ads in"
+    )
+
+    @field_validator("countries")
+    @classmethod
+    def _all_ads_countries(cls, value: list[str]) -> list[str]:
+        codes = ["GB" if c.strip().upper() == "UK" else c.strip().upper() for c in value]
+        outside = [c for c in codes if c not in ALL_ADS_COUNTRIES]
+        if outside:
+            raise ValueError(
+                f"{', '.join(outside)}: Meta's all-ads library covers only EU/EEA countries and "
+                "GB; list political-only countries under countries instead"
+            )
+        return list(dict.fromkeys(codes))
+
+    @model_validator(mode="after")
+    def _read_file(self) -> Watchlist:
+        ids = [str(i).strip() for i in self.page_ids]
+        if self.page_ids_file is not None:
+            try:
+                text = self.page_ids_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot read page_ids_file {self.page_ids_file}: {exc}") from None
+            ids += [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        ids = [i for i in ids if i]
+        bad = next((i for i in ids if not i.isdigit()), None)
+        if bad is not None:
+            raise ValueError(f"{bad!r} is not a Page id (digits only)")
+        self.page_ids = list(dict.fromkeys(ids))
+        if self.countries and not self.page_ids:
+            raise ValueError("countries are listed but no page_ids (or page_ids_file) to watch")
+        return self
+
+    def batches(self) -> list[list[str]]:
+        """The Page ids in groups of at most :data:`PAGE_IDS_PER_REQUEST`."""
+        step = PAGE_IDS_PER_REQUEST
+        return [self.page_ids[i : i + step] for i in range(0, len(self.page_ids), step)]
 
 
 class MetaSettings(SourceSettings):
@@ -134,6 +200,10 @@ class MetaSettings(SourceSettings):
     )
     throttle_wait_seconds: float = Field(
         default=60.0, gt=0, description="wait on a throttling error that names no duration"
+    )
+    watchlist: Watchlist = Field(
+        default_factory=Watchlist,
+        description="Pages whose ads of any type are collected each night in EU/UK countries",
     )
 
     @field_validator("base_url")
