@@ -900,10 +900,18 @@ def _decode_cursor(cursor: str, fingerprint: str) -> int:
 
 
 def demo() -> DemoReplica:
-    """The replica `adlib demo` collects from: 1,500 ads over three countries, no faults."""
-    replica = MetaReplica(n_ads=1500, countries=("US", "BR", "KE"), seed=2026)
+    """The replica `adlib demo` collects from: 1,500 political ads over three countries, and a
+    watchlist of twelve Pages whose ads of any type ran in France (the all-ads library)."""
+    replica = MetaReplica(
+        n_ads=1500, countries=("US", "BR", "KE"), seed=2026, all_ads=150, all_ads_countries=("FR",)
+    )
+    watchlist = {"page_ids": [str(100_000_000 + n) for n in range(12)], "countries": ["FR"]}
     return DemoReplica(
         handler=replica,
-        settings=lambda base_url: {**replica.settings(base_url), "page_size": 250},
+        settings=lambda base_url: {
+            **replica.settings(base_url),
+            "page_size": 250,
+            "watchlist": watchlist,
+        },
         countries=replica.countries,
     )
