@@ -259,6 +259,13 @@ class Daemon:
                 self._next_run(plan.source),
                 extra={"source": plan.source, "event": "job_scheduled"},
             )
+        if self.config.inbox is not None:
+            self.log.info(
+                "watching the import inbox %s every %g s",
+                self.config.inbox,
+                self.config.inbox_poll_seconds,
+                extra={"event": "inbox_watched"},
+            )
         while not self.stop.wait(_POLL_SECONDS):
             pass
         self.log.info(

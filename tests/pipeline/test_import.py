@@ -44,11 +44,15 @@ class _Result:
 
 def _import(config: Path, *paths: Path) -> _Result:
     """`adlib import` in this process (fast); one test below runs the real subprocess."""
+    return _cli("import", "--config", str(config), *map(str, paths))
+
+
+def _cli(*args: str) -> _Result:
     from click.testing import CliRunner
 
     from pipeline.cli import cli
 
-    result = CliRunner().invoke(cli, ["import", "--config", str(config), *map(str, paths)])
+    result = CliRunner().invoke(cli, list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return _Result(result.exit_code, result.stdout, result.stderr)
@@ -251,3 +255,16 @@ def test_google_and_snap_files_are_recognised_but_not_importable_yet(
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert f"a {kind} file" in result.stderr and "cannot import yet" in result.stderr
     assert not list((tmp_path / "data").rglob("*.*"))
+
+
+def test_rebuild_replays_imported_reports(
+    tmp_path: Path, database_url: str, another_database_url: str
+) -> None:
+    config = _config(tmp_path, database_url)
+    assert _import(config, *REAL_CSVS).returncode == 0
+    rebuilt = _cli("db", "rebuild", "--config", str(config), "--to", another_database_url)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    for table in (_spend, _locations):
+        query = select(table).order_by(table.c.row_key)
+        assert _read(another_database_url, query) == _read(database_url, query)
+        assert _read(database_url, query)
