@@ -12,6 +12,7 @@ from collectors.redact import Redactor
 from pipeline.config import parse_config
 from pipeline.inbox import Inbox
 from schema.report_tables import MetaReportSpend
+from tests.pipeline.ops_helpers import ops_config, start_cli, stop, wait_for
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "meta_report"
 REPORT = "FacebookAdLibraryReport_2025-07-13_AD_last_30_days_advertisers.csv"
@@ -51,3 +52,20 @@ def test_settled_files_are_imported_once_and_moved(
     inbox.poll()
     assert [p.name for p in inbox.poll()] == [f"{Path(REPORT).stem}.1.csv"]
     assert _rows(engine) == 66
+
+
+def test_the_daemon_watches_the_inbox_alone_and_stops_on_sigterm(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'adlib.sqlite'}"
+    config = ops_config(
+        tmp_path, database_url, {"meta": {}}, **{"import": {"inbox": "inbox", "poll_seconds": 0.2}}
+    )
+    daemon = start_cli("schedule", "--config", str(config), log=tmp_path / "daemon.out")
+    try:
+        wait_for((tmp_path / "inbox").is_dir, 30, "the inbox folder")
+        shutil.copy(FIXTURES / REPORT, tmp_path / "inbox" / REPORT)
+        imported = tmp_path / "inbox" / "imported" / REPORT
+        wait_for(imported.is_file, 30, "the report moved to imported/")
+    finally:
+        code, _ = stop(daemon)
+    assert code == 0, (tmp_path / "daemon.out").read_text()
+    assert "66 rows imported" in (tmp_path / "daemon.out").read_text()
