@@ -8,6 +8,8 @@ replica in ``collectors/replicas/`` and its tests.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from typing import Any
 
 from collectors.base import Collector
 
@@ -18,6 +20,15 @@ REGISTRY: dict[str, str] = {
 }
 
 
+#: `adlib import`: per source, the function that recognises a file a person downloaded (by
+#: name and first bytes) and returns the scope it imports under, or ``None``.
+RECOGNISERS: dict[str, str] = {
+    "meta": "collectors.meta.report:recognise",
+    "google": "collectors.files:google_bundle",
+    "snap": "collectors.files:snap_political_ads",
+}
+
+
 def collector_class(name: str) -> type[Collector]:
     """Import and return the collector class registered under ``name``."""
     try:
@@ -25,6 +36,19 @@ def collector_class(name: str) -> type[Collector]:
     except KeyError:
         known = ", ".join(sorted(REGISTRY))
         raise KeyError(f"unknown source {name!r}; known sources: {known}") from None
-    module_name, _, attr = target.partition(":")
-    cls: type[Collector] = getattr(importlib.import_module(module_name), attr)
+    cls: type[Collector] = _attribute(target)
     return cls
+
+
+def recognise(path: Path) -> tuple[str, str] | None:
+    """``(source, scope)`` of the first source that recognises ``path``, or ``None``."""
+    for source, target in RECOGNISERS.items():
+        scope = _attribute(target)(path)
+        if scope is not None:
+            return source, scope
+    return None
+
+
+def _attribute(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

@@ -153,10 +153,19 @@ class Collector(ABC):
         """Re-derive, offline, the Pages of one archived raw record with today's parser.
 
         ``raw.content`` is the stored body of an API page; a bulk file arrives as ``raw.path``
-        (absolute, on disk). Used by `adlib db rebuild`: the archive, not the database, is the
-        ground truth, so a fixed normaliser can fix history too. Checkpoints are not replayed.
+        (absolute, or relative to the data directory). Used by `adlib db rebuild`: the archive,
+        not the database, is the ground truth, so a fixed normaliser can fix history too.
+        Checkpoints are not replayed. `adlib import` hands a file a person downloaded the same
+        way (see :data:`collectors.RECOGNISERS`).
         """
         raise NotImplementedError(f"{self.name} cannot replay its raw archive yet")
+
+    def advisories(self) -> list[str]:
+        """Warnings about the settings that `adlib status` shows (cheap: no network).
+
+        For what is not wrong yet but will be, e.g. an API version near its retirement.
+        """
+        return []
 
     def credential_expiry(self) -> datetime | None:
         """When the configured credential expires (``None``: it does not), asked of the platform.

@@ -132,6 +132,9 @@ class NormalisedAd:
     advertiser: AdvertiserRecord | None = None
     funder: str | None = None
     ad_type: str | None = None
+    #: Which of the platform's libraries the ad came from: ``political`` (political and issue
+    #: ads, every platform's default) or ``all_ads`` (Meta's EU/UK library of ads of any type).
+    library: str = "political"
     ad_url: str | None = None
     ad_created_at: datetime | None = None
     delivery_start: datetime | None = None

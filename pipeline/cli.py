@@ -589,3 +589,6 @@ cli.add_command(report)
 def main() -> None:
     """Entry point of the `adlib` console script."""
     cli(prog_name="adlib")
+
+
+import pipeline.import_command  # noqa: E402,F401  (registers `adlib import`; needs the helpers above)

@@ -80,6 +80,16 @@ class ActorsSettings(BaseModel):
     registry: str = Field(default="actors.yaml", min_length=1)
 
 
+class ImportSettings(BaseModel):
+    """``import`` in ``config.yaml``: the inbox `adlib schedule` imports downloaded files from."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: A folder; files dropped there are imported like `adlib import` (then moved aside).
+    inbox: str | None = None
+    #: How often the daemon looks into the inbox; a file must keep its size for one interval.
+    poll_seconds: float = Field(default=60, gt=0)
+
+
 class AppSettings(BaseModel):
     """The top level of ``config.yaml``; ``sources`` are validated per collector."""
 
@@ -91,6 +101,7 @@ class AppSettings(BaseModel):
     status: StatusSettings = StatusSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     actors: ActorsSettings = ActorsSettings()
+    import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("countries")
@@ -121,6 +132,9 @@ class Config:
     unavailable: dict[str, str] = field(default_factory=dict)
     #: the curated actors registry (``actors.registry``, resolved against the config's folder)
     actors_registry: Path = Path("actors.yaml")
+    #: ``import.inbox`` resolved against the config file's folder, and its poll interval.
+    inbox: Path | None = None
+    inbox_poll_seconds: float = 60
 
     def enabled_sources(self) -> list[str]:
         return [name for name, settings in self.sources.items() if settings.enabled]
@@ -197,6 +211,8 @@ def parse_config(data: Mapping[str, Any], base_dir: Path, path: Path | None = No
         scheduler=app.scheduler,
         unavailable=unavailable,
         actors_registry=base_dir / app.actors.registry,
+        inbox=_resolve_dir(app.import_.inbox, base_dir) if app.import_.inbox else None,
+        inbox_poll_seconds=app.import_.poll_seconds,
     )
 
 
@@ -247,7 +263,7 @@ def _reject_unknown(
     data: Mapping[str, Any], model: type[BaseModel], prefix: str, label: str
 ) -> None:
     """Unknown keys are typos more often than not: name the closest known key."""
-    known = model.model_fields
+    known = {field.alias or name: field for name, field in model.model_fields.items()}
     for key in data:
         if key not in known:
             hint = _did_you_mean(str(key), known)

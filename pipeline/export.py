@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import (
     Column,
     Connection,
+    Date,
     Engine,
     Float,
     Integer,
@@ -62,6 +63,7 @@ from schema.models import (
     Advertiser,
     Funder,
 )
+from schema.report_tables import MetaReportLocation, MetaReportSpend
 from schema.types import UTCDateTime
 from schema.views import view_doc
 
@@ -88,9 +90,10 @@ class ExportFile:
     name: str
     table: Table
     #: ``ad``: the table's ``ad_id`` is a selected ad; ``mention`` / ``actor``: the table's
-    #: ``id`` (``actor_id`` in a view) is a mention / an actor of a selected ad; otherwise the
-    #: column of ``ads`` (advertiser_id, funder_id) that points at the table's ``id``;
-    #: ``self`` for ``ads``.
+    #: ``id`` (``actor_id`` in a view) is a mention / an actor of a selected ad; ``country``:
+    #: a table of per-country reports (``country_code``, ``report_date``), selected by the
+    #: export's countries and days, not by ads; otherwise the column of ``ads``
+    #: (advertiser_id, funder_id) that points at the table's ``id``; ``self`` for ``ads``.
     link: str
     order: tuple[str, ...]
     #: only rows of the exported countries (a view with a ``country_code`` column)
@@ -154,6 +157,18 @@ EXPORT_FILES: tuple[ExportFile, ...] = (
         "actor",
         ("actor_id", "source", "country_code", "month", "currency"),
         by_country=True,
+    ),
+    ExportFile(
+        "report_spend",
+        MetaReportSpend.__table__,
+        "country",
+        ("country_code", "report_date", "period", "member", "line"),
+    ),
+    ExportFile(
+        "report_locations",
+        MetaReportLocation.__table__,
+        "country",
+        ("country_code", "report_date", "period", "line"),
     ),
 )  # fmt: skip
 
@@ -264,6 +279,26 @@ class AdSelection:
             next_day = _midnight(request.until + timedelta(days=1))
             self.binds.append(bindparam("until_next", next_day, type_=UTCDateTime()))
         self.where = " AND ".join(where)
+        self.sources = list(request.sources)
+        self.report_binds = [self.binds[0]]
+        reports = ["t.country_code IN :countries"]
+        if request.since is not None:
+            reports.append("t.report_date >= :since_day")
+            self.report_binds.append(bindparam("since_day", request.since, type_=Date()))
+        if request.until is not None:
+            reports.append("t.report_date <= :until_day")
+            self.report_binds.append(bindparam("until_day", request.until, type_=Date()))
+        self.reports_where = " AND ".join(reports)
+
+    def _reports(self, table: Table) -> str:
+        """Report rows of the selected countries and days (``--since``/``--until``, inclusive).
+
+        A report table names its platform in ``Table.info["source"]``: with ``--source``, it
+        is exported only when that source is selected.
+        """
+        if self.sources and table.info.get("source") not in self.sources:
+            return "1 = 0"
+        return self.reports_where
 
     def statement(self, spec: ExportFile) -> Any:
         """The ``SELECT`` of ``spec``'s rows for the selected ads, in file order."""
@@ -276,13 +311,16 @@ class AdSelection:
             key = "id" if spec.table.name in ("actors", "actor_mentions") else "actor_id"
             subquery = _MENTIONS_OF_ADS if spec.link == "mention" else _ACTORS_OF_ADS
             condition = f"t.{key} IN ({subquery.format(where=self.where)})"
+        elif spec.link == "country":
+            condition = self._reports(spec.table)
         else:
             key, picked = ("ad_id", "a.id") if spec.link == "ad" else ("id", f"a.{spec.link}")
             condition = f"t.{key} IN (SELECT {picked} FROM ads a WHERE {self.where})"
         if spec.by_country:
             condition += " AND t.country_code IN :countries"
         sql = f"SELECT {columns} FROM {spec.table.name} {alias} WHERE {condition} ORDER BY {order}"
-        return text(sql).bindparams(*self.binds)
+        binds = self.report_binds if spec.link == "country" else self.binds
+        return text(sql).bindparams(*(b for b in binds if f":{b.key}" in sql))
 
 
 def _midnight(day: date) -> datetime:

@@ -90,6 +90,7 @@ _OBSERVED = (
 
 _SCALARS = (
     "ad_type",
+    "library",
     "ad_url",
     "ad_created_at",
     "delivery_start",

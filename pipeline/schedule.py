@@ -49,6 +49,7 @@ from sqlalchemy.exc import OperationalError
 
 from collectors.redact import Redactor
 from pipeline.config import Config, ConfigError
+from pipeline.inbox import Inbox
 from pipeline.lock import LockHeld
 from pipeline.runner import RunReport, run_collection
 from pipeline.tokens import log_tokens_after_run
@@ -180,17 +181,17 @@ def plan_jobs(
             plans.append(JobPlan(name, trigger, f"cron '{expression}' ({timezone.key})"))
         else:
             left_out[name] = f"no sources.{name}.schedule in the config"
-    if not plans:
+    if not plans and config.inbox is None:
         raise ConfigError(
             "nothing to schedule: give an enabled source a cron expression under "
-            'sources.<name>.schedule (e.g. schedule: "0 2 * * *")'
+            'sources.<name>.schedule (e.g. schedule: "0 2 * * *"), or set import.inbox'
         )
     return plans, left_out
 
 
 def describe_plan(plans: list[JobPlan], left_out: dict[str, str], now: datetime) -> list[str]:
     """`adlib schedule --print`: one line per job with its next run, then what is left out."""
-    width = max(len(p.source) for p in plans)
+    width = max((len(p.source) for p in plans), default=0)
     lines = []
     for plan in plans:
         upcoming = plan.next_run(now)
@@ -223,7 +224,7 @@ class Daemon:
         grace = timedelta(hours=config.scheduler.misfire_grace_hours)
         self.scheduler = BackgroundScheduler(
             jobstores={"default": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(max_workers=len(plans))},
+            executors={"default": ThreadPoolExecutor(max_workers=len(plans) + 1)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -240,6 +241,10 @@ class Daemon:
                 name=f"collect {plan.source}",
                 replace_existing=True,
             )
+        if config.inbox is not None:
+            self.inbox = Inbox(config, engine, log, redactor)
+            every = IntervalTrigger(seconds=config.inbox_poll_seconds)
+            self.scheduler.add_job(self.run_inbox, every, id="import-inbox", name="import inbox")
         self.scheduler.add_listener(
             self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
         )
@@ -253,6 +258,13 @@ class Daemon:
                 plan.label,
                 self._next_run(plan.source),
                 extra={"source": plan.source, "event": "job_scheduled"},
+            )
+        if self.config.inbox is not None:
+            self.log.info(
+                "watching the import inbox %s every %g s",
+                self.config.inbox,
+                self.config.inbox_poll_seconds,
+                extra={"event": "inbox_watched"},
             )
         while not self.stop.wait(_POLL_SECONDS):
             pass
@@ -303,6 +315,21 @@ class Daemon:
             return
         self._log_outcome(source, report)
         log_tokens_after_run(self.config, report, self.log)
+
+    def run_inbox(self) -> None:
+        """The inbox job (:mod:`pipeline.inbox`). Never raises: a file left in place is
+        tried again at the next poll."""
+        if self.stop.is_set():
+            return
+        try:
+            self.inbox.poll()
+        except Exception as exc:
+            self.log.error(
+                "inbox: %s: %s; the files stay for the next poll",
+                type(exc).__name__,
+                self.redactor.text(str(exc)),
+                extra={"event": "inbox_failed"},
+            )
 
     def _log_outcome(self, source: str, report: RunReport) -> None:
         outcomes = report.outcomes

@@ -18,19 +18,22 @@ history alone: if they ran before, staleness still catches a nightly job that st
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Connection, func, select
 
 from collectors import collector_class
-from collectors.base import CollectorContext
+from collectors.base import Collector, CollectorContext
 from pipeline.config import Config
 from pipeline.tokens import TokenHealth
 from schema.models import CollectionRun
 
 _runs = CollectionRun.__table__
 NEVER = "never"
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -88,6 +91,8 @@ class StatusReport:
     scopes: list[ScopeHealth]
     unavailable: dict[str, str] = field(default_factory=dict)
     tokens: list[TokenHealth] = field(default_factory=list)
+    #: ``source: advisory`` lines from the collectors (e.g. an API version near retirement).
+    advisories: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         """One line per thing a person must look at; empty means healthy."""
@@ -113,6 +118,7 @@ class StatusReport:
         """Worth knowing, not failing: tokens near expiry, sources this machine cannot run."""
         lines = [t.line() for t in self.tokens if t.warning]
         lines.extend(f"{name}: cannot run here: {why}" for name, why in self.unavailable.items())
+        lines.extend(self.advisories)
         return lines
 
     def as_json(self) -> dict[str, object]:
@@ -211,6 +217,17 @@ def current_scopes(config: Config, source: str) -> list[str] | None:
     Asks the collector itself (no network: ``scopes()`` only reads settings), so the answer
     follows each platform's own notion of a scope: countries for Meta, years for Snap.
     """
+    return _ask_collector(config, source, lambda collector: list(collector.scopes()))
+
+
+def advisories(config: Config, source: str) -> list[str]:
+    """The collector's own warnings about its settings (no network), as ``source: text``."""
+    found = _ask_collector(config, source, lambda collector: collector.advisories())
+    return [f"{source}: {line}" for line in found or []]
+
+
+def _ask_collector(config: Config, source: str, question: Callable[[Collector], T]) -> T | None:
+    """``question`` asked of the configured collector; None if it cannot even be built."""
     settings = config.sources.get(source)
     if settings is None:
         return None
@@ -222,10 +239,10 @@ def current_scopes(config: Config, source: str) -> list[str] | None:
     try:
         collector = collector_class(source)(settings, context)
         try:
-            return list(collector.scopes())
+            return question(collector)
         finally:
             collector.close()
-    except Exception:  # a collector that cannot even list its scopes: judge by history
+    except Exception:  # a collector that cannot even answer: judge by history
         return None
 
 
@@ -259,6 +276,9 @@ def build_status(
         scopes=history,
         unavailable={k: v for k, v in config.unavailable.items() if k in wanted},
         tokens=list(tokens or []),
+        advisories=[
+            line for name in wanted if name in enabled for line in advisories(config, name)
+        ],
     )
 
 

@@ -4,4 +4,4 @@ Every module that declares tables is imported here, so ``Base.metadata`` (used b
 Alembic's autogenerate and the data dictionary) is complete whichever module is imported first.
 """
 
-from schema import actor_tables, bulk_tables, practice_tables  # noqa: F401
+from schema import actor_tables, bulk_tables, practice_tables, report_tables  # noqa: F401

@@ -146,6 +146,12 @@ class Ad(Base):
     ad_type: Mapped[str | None] = mapped_column(
         String(64), comment="platform's ad type (Meta ad_type query, Google TEXT/IMAGE/VIDEO)"
     )
+    library: Mapped[str] = mapped_column(
+        String(16),
+        server_default="political",
+        comment="library the ad came from: political (political and issue ads) or all_ads "
+        "(Meta's EU/UK library of ads of any type: no spend or impressions)",
+    )
     ad_url: Mapped[str | None] = mapped_column(
         Text, comment="public page of the ad in the platform's library (no token)"
     )

@@ -37,6 +37,7 @@ from collectors.records import (
     Page,
     RegionShare,
     SpendRange,
+    TableRows,
     TargetingItem,
 )
 from collectors.redact import Redactor
@@ -136,9 +137,21 @@ def build_hand_database(url: str, path: Path = HAND_FILE) -> None:
                 load_page(
                     conn, loaded, source=page["source"], run_id=run_id, now=at, redactor=Redactor()
                 )
+    _load_reports(engine, data.get("reports", []))
     with engine.begin() as conn:  # as `adlib collect` does after loading
         actors.run(conn, mention_fields(), Registry(), at)
     engine.dispose()
+
+
+def _load_reports(engine: Engine, reports: list[dict[str, Any]]) -> None:
+    """Meta Ad Library Report rows, through the loader as `adlib import` writes them."""
+    if not reports:
+        return
+    at = datetime(2026, 3, 8, 1, tzinfo=UTC)  # before run 2 ends: provenance unchanged
+    run_id = _open_run(engine, "meta", "report:KE", at)
+    page = Page("report:KE", {}, tables=[TableRows("meta_report_spend", ("row_key",), reports)])
+    with engine.begin() as conn:
+        load_page(conn, page, source="meta", run_id=run_id, now=at, redactor=Redactor())
 
 
 @dataclass

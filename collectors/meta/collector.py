@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -19,9 +20,24 @@ from collectors.base import (
 )
 from collectors.http import Retrier, describe_url, make_client
 from collectors.meta.normalise import country_code, normalise, unique
-from collectors.meta.responses import CursorRejected, GraphResponses, ReduceData, Usage, parse_usage
-from collectors.meta.settings import FIELDS, MIN_PAGE_SIZE, SOURCE, MetaSettings
-from collectors.meta.state import Fetched, MetaState, PageSize, PassState
+from collectors.meta.report import read_report
+from collectors.meta.responses import (
+    CursorRejected,
+    FieldRemoved,
+    GraphResponses,
+    ReduceData,
+    Usage,
+    parse_usage,
+)
+from collectors.meta.settings import (
+    FIELDS,
+    MIN_PAGE_SIZE,
+    SOURCE,
+    WATCH_PREFIX,
+    MetaSettings,
+    version_advisory,
+)
+from collectors.meta.state import Fetched, MetaState, PageSize, PassState, WatchState
 from collectors.meta.token import token_expiry
 from collectors.records import (
     JsonDict,
@@ -46,6 +62,10 @@ class MetaCollector(Collector):
         self.retrier = Retrier.for_collector(settings, context, self.redactor)
         self.responses = GraphResponses(self.redactor, self.settings.throttle_wait_seconds)
         self._client: httpx.Client | None = None
+        #: The fields requested; one Meta says this version lacks is dropped for the run.
+        self.fields = unique([*FIELDS, *self.settings.extra_fields])
+        #: Run notices (each field dropped), attached to every Page from then on.
+        self.notices: list[str] = []
 
     @property
     def client(self) -> httpx.Client:
@@ -65,11 +85,24 @@ class MetaCollector(Collector):
         with transport_errors_as_transient():
             return token_expiry(self.settings, self.client)
 
+    def advisories(self) -> list[str]:
+        advisory = version_advisory(self.settings.api_version, datetime.now(UTC).date())
+        return [advisory] if advisory else []
+
     def scopes(self) -> list[str]:
-        return unique(country_code(code) for code in self.context.countries)
+        """One per country (political library), one per watchlist country (all ads)."""
+        political = unique(country_code(code) for code in self.context.countries)
+        return political + [f"{WATCH_PREFIX}{c}" for c in self.settings.watchlist.countries]
 
     def replay(self, scope: str, raw: RawPayload) -> Iterator[Page]:
-        """One archived ``ads_archive`` response: its ads, normalised again (no request)."""
+        """One archived ``ads_archive`` response: its ads, normalised again (no request).
+
+        A file (``raw.kind == "file"``) is an Ad Library Report a person downloaded: its rows
+        (see :mod:`collectors.meta.report`).
+        """
+        if raw.kind == "file":
+            yield from read_report(scope, raw, self.context.data_dir)
+            return
         try:
             body = json.loads(raw.content or b"")
         except ValueError as exc:
@@ -90,6 +123,9 @@ class MetaCollector(Collector):
     # -- one scope ------------------------------------------------------------------------
 
     def fetch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        if scope.startswith(WATCH_PREFIX):
+            yield from self._watch(scope, state)
+            return
         current = self._load_state(scope, state)
         run = current.current if self._resumable(scope, current.current) else None
         if run is None:
@@ -184,6 +220,66 @@ class MetaCollector(Collector):
             )
             self._pause_for_usage(scope, fetched.usage)
 
+    def _watch(self, scope: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        """The watchlist's Pages' ads of any type in one EU/UK country: a complete listing.
+
+        The Pages are asked for ten at a time (``search_page_ids``), every ad, every night:
+        Meta keeps these ads one year only, so the rolling harvest is what keeps them, and a
+        complete listing is what tells an ad Meta stopped returning (``delisted_at``).
+        """
+        batches = self.settings.watchlist.batches()
+        pages = hashlib.sha256(",".join(self.settings.watchlist.page_ids).encode()).hexdigest()
+        saved = self._watch_state(scope, state, pages[:16])
+        size = PageSize(
+            limit=max(MIN_PAGE_SIZE, saved.current.limit), ceiling=self.settings.page_size
+        )
+        seen: set[str] = set()
+        while True:
+            try:
+                fetched = self._fetch_page(scope, saved.current, size, batches[saved.batch])
+            except CursorRejected:
+                if saved.current.after is None:
+                    raise
+                self.log.warning("meta %s: saved cursor rejected; restarting the batch", scope)
+                saved.current.after = None
+                continue
+            size.succeeded()
+            saved.current.limit = size.limit
+            if fetched.after is not None and fetched.after in seen:
+                yield self._page(scope, fetched, {"watchlist": saved.to_json()})
+                raise TransientError(
+                    f"meta {scope}: Meta served the same page cursor twice; the pass resumes "
+                    "from the last good cursor on the next run"
+                )
+            if not fetched.data or fetched.after is None:
+                saved.batch, saved.current.after = saved.batch + 1, None
+                seen.clear()
+            else:
+                seen.add(fetched.after)
+                saved.current.after = fetched.after
+            done = saved.batch >= len(batches)
+            page = self._page(scope, fetched, {"watchlist": None if done else saved.to_json()})
+            page.listing_complete, page.listing_started_at = done, saved.started if done else None
+            yield page
+            if done:
+                return
+            self._pause_for_usage(scope, fetched.usage)
+
+    def _watch_state(self, scope: str, state: Mapping[str, Any] | None, pages: str) -> WatchState:
+        """The interrupted pass of this watchlist, or a new one."""
+        raw = (state or {}).get("watchlist")
+        try:
+            saved = WatchState.from_json(raw) if raw else None
+        except (KeyError, TypeError, ValueError) as exc:
+            self.log.warning("meta %s: unreadable checkpoint (%s); starting afresh", scope, exc)
+            saved = None
+        if saved is not None and saved.pages == pages:
+            self.log.info("meta %s: resuming the watchlist at batch %d", scope, saved.batch + 1)
+            return saved
+        now = datetime.now(UTC)
+        fresh = PassState(since=None, started=now.date(), limit=self.settings.page_size)
+        return WatchState(pages=pages, started=now, batch=0, current=fresh)
+
     def _pause_for_usage(self, scope: str, usage: Usage | None) -> None:
         """Slow down before Meta throttles us (the page itself arrived and was yielded)."""
         pause = usage.pause_seconds() if usage else 0.0
@@ -196,27 +292,56 @@ class MetaCollector(Collector):
 
     # -- one request -----------------------------------------------------------------------
 
-    def _fetch_page(self, scope: str, run: PassState, size: PageSize) -> Fetched:
+    def _fetch_page(
+        self, scope: str, run: PassState, size: PageSize, page_ids: list[str] | None = None
+    ) -> Fetched:
         url = f"{self.settings.base_url}/{self.settings.api_version}/ads_archive"
         what = f"{describe_url(url)} ({scope})"
 
         def attempt() -> Fetched:
-            response = self.client.get(url, params=self._params(scope, run, size.limit))
-            try:
-                body = self.responses.body(response, what)
-            except ReduceData as exc:
-                size.shrink()
-                raise ReduceData(f"{exc}; page size now {size.limit}") from None
-            return self._fetched(response, body, what)
+            while True:
+                params = self._params(scope, run, size.limit, page_ids)
+                response = self.client.get(url, params=params)
+                try:
+                    body = self.responses.body(response, what)
+                except ReduceData as exc:
+                    size.shrink()
+                    raise ReduceData(f"{exc}; page size now {size.limit}") from None
+                except FieldRemoved as exc:
+                    self._drop_field(exc)
+                    continue
+                return self._fetched(response, body, what)
 
         return self.retrier.call(attempt, what)
 
-    def _params(self, scope: str, run: PassState, limit: int) -> dict[str, str | int]:
+    def _drop_field(self, removed: FieldRemoved) -> None:
+        """Stop asking for a field this API version lacks, and say so once per run.
+
+        Without this, a version that removes one field fails every scope every night. A field
+        that cannot be dropped (already dropped, or ``id``) is a real error and propagates.
+        """
+        if removed.field not in self.fields or removed.field == "id":
+            raise removed
+        self.fields.remove(removed.field)
+        notice = (
+            f"Meta API {self.settings.api_version} has no field {removed.field!r}: collected "
+            f"without it (remove it from sources.meta.extra_fields if listed there)"
+        )
+        self.notices.append(notice)
+        self.log.warning("meta: %s", notice)
+
+    def _ad_type(self, scope: str) -> str:
+        """The library a scope reads: ``ALL`` for a watchlist, else the configured type."""
+        return "ALL" if scope.startswith(WATCH_PREFIX) else self.settings.ad_type
+
+    def _params(
+        self, scope: str, run: PassState, limit: int, page_ids: list[str] | None = None
+    ) -> dict[str, str | int]:
         params: dict[str, str | int] = {
-            "ad_reached_countries": f"['{scope}']",
-            "ad_type": self.settings.ad_type,
+            "ad_reached_countries": f"['{scope.removeprefix(WATCH_PREFIX)}']",
+            "ad_type": self._ad_type(scope),
             "ad_active_status": "ALL",
-            "fields": ",".join(unique([*FIELDS, *self.settings.extra_fields])),
+            "fields": ",".join(self.fields),
             "limit": limit,
             "access_token": self.settings.access_token or "",
         }
@@ -226,6 +351,8 @@ class MetaCollector(Collector):
             params["ad_delivery_date_min"] = run.since.isoformat()
         if run.after:
             params["after"] = run.after
+        if page_ids:
+            params["search_page_ids"] = f"[{','.join(page_ids)}]"
         return params
 
     @staticmethod
@@ -244,9 +371,7 @@ class MetaCollector(Collector):
             usage=parse_usage(response.headers.get("x-business-use-case-usage")),
         )
 
-    def _page(
-        self, scope: str, fetched: Fetched, checkpoint: JsonDict, notices: list[str] | None = None
-    ) -> Page:
+    def _page(self, scope: str, fetched: Fetched, checkpoint: JsonDict) -> Page:
         page = Page(
             scope=scope,
             checkpoint=checkpoint,
@@ -255,11 +380,12 @@ class MetaCollector(Collector):
                 url=self.redactor.text(fetched.url),
                 content=self.redactor.bytes(fetched.content),
             ),
-            notices=notices or [],
+            notices=list(self.notices),
         )
         for raw_ad in fetched.data:
             try:
-                page.ads.append(normalise(raw_ad, scope, self.settings.ad_type))
+                country = scope.removeprefix(WATCH_PREFIX)
+                page.ads.append(normalise(raw_ad, country, self._ad_type(scope)))
             except (TypeError, ValueError) as exc:
                 page.quarantined.append(self._quarantine(raw_ad, exc))
         return page

@@ -9,7 +9,13 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.meta.settings import FIELDS, PUBLIC_AD_URL, SOURCE
+from collectors.meta.settings import (
+    FIELDS,
+    POLITICAL_AD_TYPE,
+    PUBLIC_AD_URL,
+    SOURCE,
+    UNMAPPED_FIELDS,
+)
 from collectors.records import (
     AdvertiserRecord,
     BeneficiaryPayer,
@@ -24,7 +30,7 @@ from collectors.records import (
 )
 
 #: Fields ``normalise`` maps; anything else the API returns lands in ``NormalisedAd.extra``.
-_KNOWN_FIELDS = frozenset(FIELDS) | {
+_KNOWN_FIELDS = (frozenset(FIELDS) - UNMAPPED_FIELDS) | {
     "_id",
     "ad_creative_body",
     "ad_creative_link_caption",
@@ -90,12 +96,14 @@ def normalise(
     )
     currency = _text(raw_ad.get("currency"), "currency")
     reach_breakdown = _reach_breakdown(raw_ad.get("age_country_gender_reach_breakdown"))
+    library, ad_type = _library(raw_ad, ad_type)
     return NormalisedAd(
         source=SOURCE,
         source_ad_id=ad_id,
         advertiser=_advertiser(raw_ad),
         funder=_text(_first(raw_ad, "bylines", "funding_entity"), "bylines"),
         ad_type=ad_type,
+        library=library,
         ad_url=PUBLIC_AD_URL.format(id=ad_id),
         ad_created_at=_datetime(raw_ad.get("ad_creation_time"), "ad_creation_time"),
         delivery_start=_datetime(raw_ad.get("ad_delivery_start_time"), "ad_delivery_start_time"),
@@ -125,6 +133,22 @@ def normalise(
         spends=[SpendRange(currency, *spend)] if currency and spend != (None, None) else [],
         extra=_extra(raw_ad),
     )
+
+
+def _library(raw: Mapping[str, Any], ad_type: str | None) -> tuple[str, str | None]:
+    """Which library the ad is from, and its ad type, given the ``ad_type`` queried.
+
+    A political query (or none: an old dump) returns political ads. Any other query (``ALL``,
+    the EU/UK all-ads library) returns ads of any type, and Meta publishes spend and
+    impressions only for political and issue ads: a record that carries either is a political
+    ad, reported as such so that the political and the all-ads pass agree about it **(inference
+    from DOC-API's field table; verify live)**.
+    """
+    if ad_type in (None, POLITICAL_AD_TYPE):
+        return "political", ad_type
+    if raw.get("spend") is not None or raw.get("impressions") is not None:
+        return "political", POLITICAL_AD_TYPE
+    return "all_ads", ad_type
 
 
 def _first(raw: Mapping[str, Any], *names: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,23 @@ class CursorRejected(FatalError):
     """Meta refused the ``after`` cursor (code 100 on a request that carried one)."""
 
 
+class FieldRemoved(FatalError):
+    """Meta's code 100 "Tried accessing nonexisting field (NAME)": this version lacks a field.
+
+    Fatal as it stands (the same request fails again), but the collector can drop ``field``
+    from its request and go on, instead of failing every night after a version removed it.
+    """
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+#: Graph's wording, e.g. "(#100) Tried accessing nonexisting field (br_total_reach) on node
+#: type (ArchivedAd)" (the same text for any node type).
+_NONEXISTING_FIELD = re.compile(r"nonexisting field \(([A-Za-z0-9_]+)\)")
+
+
 class GraphResponses:
     """Turns a Graph API response into its JSON body or the matching collector error.
 
@@ -144,6 +162,9 @@ class GraphResponses:
             return ReduceData(f"{label}: {message}")
         if code in (1, 2) or error.get("is_transient") is True or status >= 500:
             return TransientError(f"{label}: {message}")
+        removed = _NONEXISTING_FIELD.search(message) if code == 100 else None
+        if removed is not None:
+            return FieldRemoved(f"{label}: {message}", removed.group(1))
         if code == 100 and "after" in response.request.url.params:
             return CursorRejected(f"{label}: cursor rejected: {message}")
         if code == 100:

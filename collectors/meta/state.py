@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from collectors.meta.responses import Usage
@@ -101,3 +101,35 @@ class Fetched:
     data: list[Any]
     after: str | None
     usage: Usage | None
+
+
+@dataclass(slots=True)
+class WatchState:
+    """A watchlist scope's pass under way: which batch of Page ids, and where in it.
+
+    ``pages`` fingerprints the watchlist: a checkpoint saved for another list of Pages does not
+    apply (the batches would not line up). ``started`` is when the pass began, so the listing's
+    end can mark delisted the ads it no longer contained, even after a resumed run.
+    """
+
+    pages: str
+    started: datetime
+    batch: int
+    current: PassState
+
+    def to_json(self) -> JsonDict:
+        return {
+            "pages": self.pages,
+            "started": self.started.isoformat(),
+            "batch": self.batch,
+            "pass": self.current.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> WatchState:
+        return cls(
+            pages=str(raw["pages"]),
+            started=datetime.fromisoformat(raw["started"]),
+            batch=int(raw["batch"]),
+            current=PassState.from_json(raw["pass"]),
+        )

@@ -50,7 +50,18 @@ summarised in ``docs/platforms/meta.md``) each behaviour comes from:
   ``Retry-After: throttle_retry_after`` (0 by default, so tests stay fast). ``force()`` queues
   exact outcomes for the next requests, including ``stuck_cursor`` (the page comes back with the
   same ``after`` cursor it was asked for, WMP's "same URL in the next field over and over"),
-  ``bad_record`` (one malformed ad in an otherwise good page) and ``ok``. ``bump_spend`` and ``add_ads`` change the data between runs.
+  ``bad_record`` (one malformed ad in an otherwise good page) and ``ok``. ``bump_spend``, ``add_ads`` and ``expire_ads`` change the data between runs.
+- Libraries (§1.1-1.3): ``all_ads`` adds ads of any type (not political) that reached the EU/UK
+  countries ``all_ads_countries``. ``ad_type=POLITICAL_AND_ISSUE_ADS`` serves political ads
+  only; any other ``ad_type`` also serves the ads of any type, for EU/EEA/UK countries only
+  (political-only elsewhere), without the political-only fields (spend, impressions,
+  currency, bylines, demographic and region distributions, audience size) but with reach,
+  targeting and payer/beneficiary. ``search_page_ids`` (at most 10, else code 100) keeps the
+  ads of those Pages.
+- Versions (§1.3): ``removed_fields`` answers a request for any of those fields with Graph's
+  code-100 "Tried accessing nonexisting field (NAME) on node type (ArchivedAd)", as after an API
+  version removed the field. ``total_reach_by_location`` and ``br_total_reach`` are accepted
+  but, like any field with no value, omitted from the ads (their shapes are not documented).
 
 Generation is deterministic for a given ``seed``; ads are rendered on demand from a compact
 spec, so a 100,000-ad replica starts in about a second and holds little memory.
@@ -124,6 +135,8 @@ KNOWN_FIELDS = frozenset(
         "target_ages",
         "target_gender",
         "target_locations",
+        "total_reach_by_location",
+        "br_total_reach",
     }
 )
 #: Returned when no ``fields`` are asked for (the "(default)" fields of the API docs, §1.3).
@@ -145,6 +158,18 @@ AD_TYPES = frozenset(
     }
 )
 MIN_REDUCIBLE_LIMIT = 25
+MAX_PAGE_IDS = 10
+POLITICAL = "POLITICAL_AND_ISSUE_ADS"
+#: Fields Meta publishes for political and issue ads only (§1.3, "P").
+POLITICAL_ONLY = (
+    "spend",
+    "impressions",
+    "currency",
+    "bylines",
+    "demographic_distribution",
+    "delivery_by_region",
+    "estimated_audience_size",
+)
 HTML_ERROR = (
     b"<!DOCTYPE html><html><head><title>Error</title></head><body>"
     b"<p>Sorry, something went wrong.</p><p>We're working on it and we'll get it fixed as soon "
@@ -156,6 +181,9 @@ EU = frozenset(
     {"AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE"}
     | {"IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"}
 )
+#: Where the all-ads library (``ad_type=ALL``) holds ads of any type: the EU/EEA and the UK
+#: (landscape notes item 0.5); elsewhere it returns political ads only.
+ALL_ADS = EU | {"IS", "LI", "NO", "GB"}
 _REGIONS = {
     "US": (
         "California",
@@ -228,6 +256,8 @@ class _AdSpec:
     start: date
     stop: date | None
     spend_index: int
+    #: False for an ad of any type (all-ads library only): no spend, impressions or bylines.
+    political: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,25 +271,34 @@ class _Query:
     limit: int
     fingerprint: str
     offset: int
+    ad_type: str = "ALL"
+    page_ids: frozenset[str] | None = None
 
     @classmethod
-    def parse(cls, query: dict[str, str], page_size_cap: int) -> _Query:
+    def parse(
+        cls, query: dict[str, str], page_size_cap: int, known_fields: frozenset[str] = KNOWN_FIELDS
+    ) -> _Query:
         """Raise ``ValueError``/``KeyError`` with Graph's code-100 wording on a bad query."""
         status = query.get("ad_active_status", "ACTIVE")
         if status not in ("ACTIVE", "INACTIVE", "ALL"):
             raise ValueError(f"(#100) Invalid ad_active_status {status}")
         if query.get("ad_type", "ALL") not in AD_TYPES:
             raise ValueError(f"(#100) Invalid ad_type {query.get('ad_type')}")
+        page_ids = re.findall(r"\d+", query.get("search_page_ids", ""))
+        if len(page_ids) > MAX_PAGE_IDS:
+            raise ValueError(f"(#100) search_page_ids accepts at most {MAX_PAGE_IDS} ids")
         since = query.get("ad_delivery_date_min")
         fingerprint = _fingerprint(query)
         return cls(
             countries=_parse_countries(query.get("ad_reached_countries")),
-            fields=_parse_fields(query.get("fields")),
+            fields=_parse_fields(query.get("fields"), known_fields),
             since=date.fromisoformat(since) if since else None,
             status=status,
             limit=min(int(query.get("limit", 25)), page_size_cap),
             fingerprint=fingerprint,
             offset=_decode_cursor(query["after"], fingerprint) if "after" in query else 0,
+            ad_type=query.get("ad_type", "ALL"),
+            page_ids=frozenset(page_ids) if page_ids else None,
         )
 
 
@@ -285,6 +324,9 @@ class MetaReplica:
         slow_seconds: float = 2.0,
         usage_per_call: float = 0.05,
         token_expires_in: timedelta | None = timedelta(days=60),
+        removed_fields: Iterable[str] = (),
+        all_ads: int = 0,
+        all_ads_countries: Sequence[str] | None = None,
     ) -> None:
         self.faults = tuple(faults)
         unknown = set(self.faults) - set(FAULTS)
@@ -305,6 +347,9 @@ class MetaReplica:
         self.token_expires_at = (
             int((datetime.now(UTC) + token_expires_in).timestamp()) if token_expires_in else 0
         )
+        #: Fields this "version" no longer has: asking for one is Graph's code-100
+        #: "Tried accessing nonexisting field" error, as after a version removed it.
+        self.known_fields = KNOWN_FIELDS - frozenset(removed_fields)
         self.calls = 0
         self._token_valid = True
         self._lock = threading.Lock()
@@ -319,6 +364,8 @@ class MetaReplica:
         #: Fixed at construction so that ``add_ads`` never moves existing ads to other pages.
         self._n_pages = max(10, n_ads // 20)
         self._add_specs(n_ads, new=False)
+        reach = all_ads_countries or [c for c in self.countries if c in ALL_ADS]
+        self._add_all_ads(all_ads, tuple(c.upper() for c in reach))
 
     # -- control and inspection (tests, benchmarks, `adlib demo`) --------------------------
 
@@ -363,15 +410,39 @@ class MetaReplica:
         with self._lock:
             return [spec.ad_id for spec in self._add_specs(n, new=True)]
 
+    def expire_ads(self, ad_ids: Iterable[str]) -> None:
+        """Stop serving these ads, as Meta does a year after an all-ads ad last ran."""
+        gone = set(ad_ids)
+        with self._lock:
+            self._specs = [s for s in self._specs if s.ad_id not in gone]
+            for ad_id in gone:
+                self._by_id.pop(ad_id, None)
+            self._matches.clear()
+
     @property
     def ad_ids(self) -> list[str]:
         with self._lock:
             return [spec.ad_id for spec in self._specs]
 
-    def ads_for(self, country: str, since: date | None = None, status: str = "ALL") -> list[str]:
+    def ads_for(
+        self,
+        country: str,
+        since: date | None = None,
+        status: str = "ALL",
+        *,
+        ad_type: str = POLITICAL,
+        page_ids: Iterable[str] | None = None,
+    ) -> list[str]:
         """The ids a full ``ads_archive`` pass for ``country`` returns, in serving order."""
+        pages = frozenset(page_ids) if page_ids is not None else None
         with self._lock:
-            return [s.ad_id for s in self._matching((country.upper(),), since, status)]
+            found = self._matching((country.upper(),), since, status, ad_type, pages)
+            return [s.ad_id for s in found]
+
+    def page_id(self, ad_id: str) -> str:
+        """The ``page_id`` an ad is served with."""
+        with self._lock:
+            return self._page_id(self._by_id[ad_id])
 
     def ad(self, ad_id: str) -> dict[str, Any]:
         """One ad exactly as ``ads_archive`` serves it with every field requested."""
@@ -397,14 +468,16 @@ class MetaReplica:
         self, request: ReplicaRequest, version: str, usage: dict[str, str]
     ) -> ReplicaResponse:
         try:
-            query = _Query.parse(request.query, self.page_size_cap)
+            query = _Query.parse(request.query, self.page_size_cap, self.known_fields)
         except (KeyError, ValueError) as exc:
             return _error(400, 100, str(exc).strip("'"), headers=usage)
         outcome = self._outcome(query.limit)
         failure = self._failure(outcome, usage)
         if failure is not None:
             return failure
-        matching = self._matching(query.countries, query.since, query.status)
+        matching = self._matching(
+            query.countries, query.since, query.status, query.ad_type, query.page_ids
+        )
         chunk = matching[query.offset : query.offset + query.limit]
         data = [self._render(spec, query.fields) for spec in chunk]
         if outcome == "bad_record" and data:
@@ -541,17 +614,58 @@ class MetaReplica:
         self._matches.clear()
         return added
 
+    def _add_all_ads(self, n: int, countries: tuple[str, ...]) -> None:
+        """``n`` ads of any type (not political) that reached ``countries`` (EU/UK) only.
+
+        A separate random stream, appended after the political ads: the political data of a
+        seed is the same with or without them.
+        """
+        if not n or not countries:
+            return
+        rng = random.Random(self.seed + 104_729)
+        base = (self.seed % 89 + 10) * 10**13 + 5 * 10**12
+        for k in range(n):
+            start = self.today - timedelta(days=rng.randint(0, 365))
+            end = start + timedelta(days=rng.randint(1, 60))
+            spec = _AdSpec(
+                len(self._specs),
+                str(base + k),
+                (rng.choice(countries),),
+                start,
+                end if end < self.today else None,
+                0,
+                political=False,
+            )
+            self._specs.append(spec)
+            self._by_id[spec.ad_id] = spec
+        self._matches.clear()
+
+    def _page_id(self, spec: _AdSpec) -> str:
+        """The renderer's first draw is the page: the same number, without rendering."""
+        page = random.Random(self.seed * 1_000_003 + spec.index).randrange(self._n_pages)
+        return str(100_000_000 + page)
+
     def _matching(
-        self, countries: tuple[str, ...], since: date | None, status: str
+        self,
+        countries: tuple[str, ...],
+        since: date | None,
+        status: str,
+        ad_type: str = POLITICAL,
+        page_ids: frozenset[str] | None = None,
     ) -> list[_AdSpec]:
-        key = (countries, since, status)
+        """The ads a query selects. Ads of any type only come from the all-ads library
+        (``ad_type`` other than political) for EU/UK countries; elsewhere it is political."""
+        any_type = ad_type != POLITICAL and ("ALL" in countries or bool(ALL_ADS & set(countries)))
+        key = (countries, since, status, ad_type == POLITICAL, any_type, page_ids)
         if key not in self._matches:
             self._matches[key] = [
                 s
                 for s in self._specs
-                if ("ALL" in countries or not set(countries).isdisjoint(s.countries))
+                if (s.political or any_type)
+                and ("ALL" in countries or not set(countries).isdisjoint(s.countries))
                 and (since is None or s.stop is None or s.stop >= since)
                 and (status == "ALL" or (s.stop is None) == (status == "ACTIVE"))
+                and (page_ids is None or self._page_id(s) in page_ids)
             ]
         return self._matches[key]
 
@@ -563,6 +677,8 @@ class MetaReplica:
         """The ad as the API serves it, restricted to ``fields`` (``id`` always included)."""
         renderer = _AdRenderer(self.seed, self.token, self._n_pages, spec)
         ad = renderer.render(_SPEND_BUCKETS[self._spend_of(spec)])
+        if not spec.political:
+            ad = renderer.any_type(ad)
         wanted = set(fields) | {"id"}
         return {k: v for k, v in ad.items() if k in wanted}
 
@@ -627,6 +743,15 @@ class _AdRenderer:
         if eu_reached:
             ad.update(self._eu_fields(eu_reached, ad.get("bylines") or page_name, page_name))
         return ad
+
+    def any_type(self, ad: dict[str, Any]) -> dict[str, Any]:
+        """The ad as the all-ads library serves an ad that is not political: none of the
+        political-only fields, but the EU/UK reach, targeting and payer (§1.3, "EU")."""
+        kept = {k: v for k, v in ad.items() if k not in POLITICAL_ONLY}
+        if "age_country_gender_reach_breakdown" not in kept:  # GB: not an EU country
+            payer = kept.get("page_name", "")
+            kept.update(self._eu_fields(list(self.spec.countries), payer, payer))
+        return kept
 
     def _regions(self) -> list[dict[str, str]]:
         rng = self.rng
@@ -759,12 +884,12 @@ def _parse_countries(value: str | None) -> tuple[str, ...]:
     return codes
 
 
-def _parse_fields(value: str | None) -> tuple[str, ...]:
+def _parse_fields(value: str | None, known: frozenset[str]) -> tuple[str, ...]:
     if not value:
         return DEFAULT_FIELDS
     fields = tuple(f.strip() for f in value.split(",") if f.strip())
     for name in fields:
-        if name not in KNOWN_FIELDS:
+        if name not in known:
             raise ValueError(
                 f"(#100) Tried accessing nonexisting field ({name}) on node type (ArchivedAd)"
             )
@@ -794,11 +919,19 @@ def _decode_cursor(cursor: str, fingerprint: str) -> int:
 
 
 def demo() -> DemoReplica:
-    """The replica `adlib demo` collects from: 1,500 ads over three countries, no faults."""
-    replica = MetaReplica(n_ads=1500, countries=("US", "BR", "KE"), seed=2026)
+    """The replica `adlib demo` collects from: 1,500 political ads over three countries, and a
+    watchlist of twelve Pages whose ads of any type ran in France (the all-ads library)."""
+    replica = MetaReplica(
+        n_ads=1500, countries=("US", "BR", "KE"), seed=2026, all_ads=150, all_ads_countries=("FR",)
+    )
+    watchlist = {"page_ids": [str(100_000_000 + n) for n in range(12)], "countries": ["FR"]}
     return DemoReplica(
         handler=replica,
-        settings=lambda base_url: {**replica.settings(base_url), "page_size": 250},
+        settings=lambda base_url: {
+            **replica.settings(base_url),
+            "page_size": 250,
+            "watchlist": watchlist,
+        },
         countries=replica.countries,
         advance=lambda: replica.bump_spend(40),
     )

@@ -46,6 +46,7 @@ VIEW_NAMES: tuple[str, ...] = (
     "v_delivery_skew",
     "v_advertiser_delivery_skew",
     "v_spend_concentration",
+    "v_report_spend",
 )
 
 #: ``@name(...)`` expansions per dialect; ``{0}``, ``{1}`` are the (already expanded) arguments.

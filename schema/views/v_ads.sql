@@ -7,6 +7,8 @@
 --   source: platform: meta, google, snap, ...
 --   source_ad_id: the platform's ad id (Meta Library ID, Google CR..., Snap ADID)
 --   ad_type: platform's ad type, where reported
+--   library: library the ad came from: political, or all_ads (Meta's EU/UK library of ads of
+--     any type, which publishes no spend or impressions: those columns stay NULL)
 --   ad_url: public page of the ad in the platform's library
 --   advertiser_id: advertisers.id of the account that ran the ad
 --   source_advertiser_id: the platform's id of that account (Meta page_id, Google AR...)
@@ -41,6 +43,7 @@ SELECT
     a.source,
     a.source_ad_id,
     a.ad_type,
+    a.library,
     a.ad_url,
     a.advertiser_id,
     adv.source_advertiser_id,

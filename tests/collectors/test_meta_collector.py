@@ -497,7 +497,7 @@ def test_token_expiry(serve: Serve) -> None:
     assert expires is not None
     assert timedelta(days=58) < expires - datetime.now(UTC) <= timedelta(days=59)
     (request,) = server.requests
-    assert request.path == "/v23.0/debug_token"
+    assert request.path == f"/{MetaSettings().api_version}/debug_token"
     assert request.query["input_token"] == TOKEN
 
 

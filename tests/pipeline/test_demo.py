@@ -18,6 +18,10 @@ def test_the_demo_collects_every_platform_and_status_reads_its_config(tmp_path: 
     with sqlite3.connect(database) as conn:
         per_source = dict(conn.execute("SELECT source, COUNT(*) FROM ads GROUP BY source"))
     assert set(per_source) == set(REGISTRY) and min(per_source.values()) > 0
+    with sqlite3.connect(database) as conn:
+        libraries = dict(conn.execute("SELECT library, COUNT(*) FROM v_ads GROUP BY library"))
+        watched = conn.execute("SELECT COUNT(*) FROM ads WHERE scope = 'watchlist:FR'").fetchone()
+    assert libraries["all_ads"] > 0 and watched[0] >= libraries["all_ads"]  # the watchlist
 
     config = str(tmp_path / "adlib-demo" / "config.yaml")
     as_csv = run_cli("status", "--config", config, "--csv")

@@ -51,6 +51,8 @@ KE_ROWS = {
     # per actor, platform and month in KE: Kenya Forward Jan-Mar (m1, m2), Friends of Kenya
     # Jan-Mar on Meta and Feb on Snap, New Voices Mar, Green Kenya Jan and Feb, KE Youth Feb
     "actor_spend": 11,
+    "report_spend": 3,  # the two KE lifelong Meta reports (rows by country, not by ad)
+    "report_locations": 0,
 }
 
 
@@ -281,3 +283,18 @@ def test_adlib_export_refuses_bad_arguments_with_exit_2(hand_db: str, tmp_path: 
     ]:
         code, _, err = invoke(hand_db, tmp_path, "export", *args)
         assert code == 2 and message in err, err
+
+
+def test_report_rows_follow_the_country_days_and_source(hand_db: str, tmp_path: Path) -> None:
+    def report_rows(name: str, countries: list[str], **options: Any) -> list[dict[str, str]]:
+        _export(hand_db, tmp_path / name, countries, **options)
+        return _csv(tmp_path / name / "report_spend.csv")
+
+    since = report_rows("since", ["KE"], since=date(2026, 3, 2), until=date(2026, 3, 8))
+    assert [(r["report_date"], r["page_id"]) for r in since] == [
+        ("2026-03-08", "1001"),
+        ("2026-03-08", "5005"),
+    ]
+    assert report_rows("us", ["US"]) == []
+    assert report_rows("google", ["KE"], sources=["google"]) == []
+    assert len(report_rows("meta", ["KE"], sources=["meta"])) == 3

@@ -249,3 +249,17 @@ def test_downgrade_removes_views_and_search_and_upgrade_rebuilds_them(
             i["name"] for i in inspector.get_indexes("ad_creatives")
         }
     engine.dispose()
+
+
+def test_report_rows_are_matched_to_the_page_s_advertiser(hand_db: str) -> None:
+    found = rows(
+        hand_db,
+        "SELECT r.report_date, r.page_id, r.spend_lower, r.spend_upper, adv.name"
+        " FROM v_report_spend r LEFT JOIN advertisers adv ON adv.id = r.advertiser_id"
+        " ORDER BY r.report_date, r.page_id",
+    )
+    assert normalised(found) == [
+        ("2026-03-01", "1001", 9, 9, "Kenya Forward"),
+        ("2026-03-08", "1001", 14, 14, "Kenya Forward"),
+        ("2026-03-08", "5005", 0, 100, None),  # no ad of this Page in adlib
+    ]
