@@ -94,7 +94,7 @@ def link_similar(texts: Sequence[str], groups: Sequence[int]) -> tuple[list[int]
 
     for i, j, estimate in _candidates(hashes, offsets, np.asarray(groups, dtype=np.uint64)):
         root_i, root_j = _root(parent, i), _root(parent, j)
-        if root_i == root_j or estimate < THRESHOLD - SURE:
+        if root_i == root_j:
             continue
         sure = estimate >= THRESHOLD + SURE
         similarity = estimate if sure else jaccard(shingle_set(i), shingle_set(j))
@@ -159,4 +159,6 @@ def _candidates(
     pairs = np.stack((codes // count, codes % count), axis=1)
     pairs = pairs[groups[pairs[:, 0]] == groups[pairs[:, 1]]]
     estimate = (signature[pairs[:, 0]] == signature[pairs[:, 1]]).mean(axis=1)
+    plausible = estimate >= THRESHOLD - SURE  # the rest are rejected on the estimate alone
+    pairs, estimate = pairs[plausible], estimate[plausible]
     return list(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), estimate.tolist(), strict=True))
