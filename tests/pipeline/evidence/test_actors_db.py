@@ -22,6 +22,7 @@ from pipeline.evidence import actors
 from pipeline.evidence.actors.registry import Registry, load_registry
 from pipeline.load import load_page
 from pipeline.runner import open_run, run_collection
+from tests.analyst_db import ReplicaDatabase, rows
 from tests.conftest import run_cli, write_config
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -295,3 +296,25 @@ def test_cli_resolve_list_show_review_decide(database_url: str, tmp_path: Path) 
     warned = _adlib(config, "actors", "resolve")
     assert warned.exit_code == 0 and "'Nobody Here' matches no mention" in warned.stderr
     engine.dispose()
+
+
+def test_a_collection_from_the_replicas_resolves_cross_platform_actors(
+    replica_db: ReplicaDatabase,
+) -> None:
+    """`adlib collect` resolved after loading: the replicas' spellings of one organisation on
+    three platforms are one actor, its "Action" arm another, and Snap's agency one actor."""
+    names = rows(
+        replica_db.url,
+        "SELECT actor_id, source, role, name FROM v_actor_names"
+        " WHERE name LIKE '%Climate Power%' OR name LIKE '%CLIMATE POWER%'"
+        " OR name LIKE 'Middle Seat%'",
+    )
+    actor_of = {(source, role, name): actor for actor, source, role, name in names}
+    climate = actor_of[("meta", "advertiser", "Climate Power")]
+    assert {
+        a for (s, _, n), a in actor_of.items() if n in ("CLIMATE POWER", "Climate Power Inc.")
+    } == {climate}
+    assert {s for (s, _, n), a in actor_of.items() if a == climate} == {"meta", "google", "snap"}
+    assert actor_of[("meta", "advertiser", "Climate Power Action")] != climate
+    agency = {a for (s, r, _), a in actor_of.items() if s == "snap" and r == "agency"}
+    assert len(agency) == 1  # "Middle Seat Consulting LLC" and "Middle Seat Consulting"
