@@ -28,12 +28,11 @@ class Summary:
     @property
     def warnings(self) -> list[str]:
         """Registry names that match no mention (a typo, or data not collected yet)."""
-        path = self.written.resolution
-        return [
-            f"registry line {line}: {name!r} matches no mention" for line, name in path.unmatched
-        ]
+        unmatched = self.written.resolution.unmatched
+        return [f"registry line {line}: {name!r} matches no mention" for line, name in unmatched]
 
     def line(self) -> str:
+        """The one-line summary `adlib actors resolve` prints and `adlib collect` logs."""
         w = self.written
         return (
             f"actors: {self.extracted.mentions} mentions ({self.extracted.new} new) resolved to "

@@ -185,41 +185,44 @@ def _blocks(names: list[str]) -> Iterator[list[int]]:
 
     Keys (never all pairs): the content words in any order; the letters without spaces; the
     name with its k-th word masked (names that differ in that word only: a typo candidate;
-    the masked word's first letter is part of the key, as a slip never changes it); the name
-    with its k-th word left out (meets a shorter name that this one adds a word to). One kind
-    of key at a time, so memory holds one key per name, not all of them. A group larger than
-    ``MAX_BLOCK`` comes from a word too common to tell anything: skipped.
+    the masked word's first letter is part of the key, as a slip never changes it). And a
+    lookup: the name with its k-th word left out, among the whole names (a name that adds a
+    word to another). One kind of key at a time, so memory holds one key per name. A group
+    larger than ``MAX_BLOCK`` comes from a word too common to tell anything: skipped.
     """
-    longest = max((n.count(" ") + 1 for n in names), default=0)
-    kinds: list[Callable[[list[str]], list[tuple[str, ...]]]] = [
-        lambda toks: [("order", *_content(toks))],
-        lambda toks: [("compact", "".join(toks))],
+    tokens = [name.split() for name in names]
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i, toks in enumerate(tokens):
+        by_length[len(toks)].append(i)
+    passes: list[tuple[list[int], Callable[[list[str]], tuple[str, ...] | None]]] = [
+        (list(range(len(names))), lambda toks: ("order", *_content(toks))),
+        (list(range(len(names))), lambda toks: ("compact", "".join(toks))),
     ]
-    for k in range(longest):
-        kinds.append(lambda toks, k=k: _slot(toks, k))
-        kinds.append(lambda toks, k=k: _without(toks, k))
-    for kind in kinds:
+    for length in sorted(by_length):
+        for k in range(length):
+            passes.append((by_length[length], lambda toks, k=k: _slot(toks, k)))
+    for members, key_of in passes:
         groups: dict[tuple[str, ...], list[int]] = {}
-        for i, name in enumerate(names):
-            for key in kind(name.split()):
+        for i in members:
+            key = key_of(tokens[i])
+            if key is not None:
                 groups.setdefault(key, []).append(i)
         for group in groups.values():  # insertion order follows the sorted names
             if 1 < len(group) <= MAX_BLOCK:
                 yield group
+    whole = {tuple(toks): i for i, toks in enumerate(tokens)}
+    for i, toks in enumerate(tokens):
+        for k in range(len(toks) if len(toks) > 1 else 0):
+            shorter = whole.get((*toks[:k], *toks[k + 1 :]))
+            if shorter is not None:
+                yield [shorter, i]
 
 
-def _slot(toks: list[str], k: int) -> list[tuple[str, ...]]:
-    if k >= len(toks) or any(c.isdigit() for c in toks[k]):
-        return []
-    return [(toks[k][0], *toks[:k], "", *toks[k + 1 :])]
-
-
-def _without(toks: list[str], k: int) -> list[tuple[str, ...]]:
-    """The whole name (as the shorter one) and the name without its k-th word (as the longer)."""
-    keys = [tuple(toks)]
-    if k < len(toks) and len(toks) > 1:
-        keys.append((*toks[:k], *toks[k + 1 :]))
-    return keys
+def _slot(toks: list[str], k: int) -> tuple[str, ...] | None:
+    word = toks[k]
+    if any(c.isdigit() for c in word):
+        return None
+    return (word[0], *toks[:k], "", *toks[k + 1 :])
 
 
 def _fuzzy(names: list[str], merge_score: float) -> list[tuple[float, int, int, str]]:

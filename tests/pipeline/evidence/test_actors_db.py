@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 
 from collectors.records import AdvertiserRecord, BeneficiaryPayer, NormalisedAd, Page, SpendRange
 from collectors.redact import Redactor
 from pipeline.actors_step import mention_fields
+from pipeline.cli import cli
 from pipeline.config import parse_config
 from pipeline.evidence import actors
 from pipeline.evidence.actors.registry import Registry, load_registry
 from pipeline.load import load_page
 from pipeline.runner import open_run, run_collection
+from tests.analyst_db import ReplicaDatabase, rows
 from tests.conftest import run_cli, write_config
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -77,6 +82,14 @@ def _resolve(engine: Engine, registry: Registry | None = None) -> actors.Summary
         return actors.run(conn, mention_fields(), registry or Registry(), NOW)
 
 
+@pytest.fixture
+def resolved(engine: Engine) -> Engine:
+    """The test engine with ``ADS`` loaded and resolved once."""
+    _load(engine, ADS)
+    _resolve(engine)
+    return engine
+
+
 def _rows(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql), params)]
@@ -119,9 +132,8 @@ def test_mentions_roles_and_cross_platform_actors(engine: Engine) -> None:
     assert platforms == [(3, 2)]
 
 
-def test_one_principal_per_ad_and_the_snap_payer_line_wins(engine: Engine) -> None:
-    _load(engine, ADS)
-    _resolve(engine)
+def test_one_principal_per_ad_and_the_snap_payer_line_wins(resolved: Engine) -> None:
+    engine = resolved
     principals = _rows(
         engine,
         "SELECT a.source_ad_id, v.role, v.actor_name FROM v_ad_actors v"
@@ -148,11 +160,9 @@ def test_one_principal_per_ad_and_the_snap_payer_line_wins(engine: Engine) -> No
     ]
 
 
-def test_actor_spend_sums_each_ad_once_per_actor(engine: Engine) -> None:
-    _load(engine, ADS)
-    _resolve(engine)
+def test_actor_spend_sums_each_ad_once_per_actor(resolved: Engine) -> None:
     spend = _rows(
-        engine,
+        resolved,
         "SELECT s.source, s.country_code, s.month, s.currency, s.spend_lower, s.spend_upper, s.ads"
         " FROM v_actor_spend s JOIN actors a ON a.id = s.actor_id"
         " WHERE a.name = 'Climate Power' ORDER BY s.source, s.country_code",
@@ -166,9 +176,8 @@ def test_actor_spend_sums_each_ad_once_per_actor(engine: Engine) -> None:
     ]
 
 
-def test_ids_are_stable_and_curated_decisions_win(engine: Engine, tmp_path: Path) -> None:
-    _load(engine, ADS)
-    _resolve(engine)
+def test_ids_are_stable_and_curated_decisions_win(resolved: Engine, tmp_path: Path) -> None:
+    engine = resolved
     before = _actor_of(engine)
     again = _resolve(engine)
     assert again.written.changed_mentions == 0 and again.written.new_actors == 0
@@ -233,35 +242,79 @@ def test_collect_reports_a_failed_resolution_and_keeps_the_data(
     engine.dispose()
 
 
+def _adlib(config: str, *args: str) -> Result:
+    """`adlib <args> --config <config>` in-process (click's runner): fast for many calls."""
+    return CliRunner().invoke(cli, [*args, "--config", config])
+
+
 def test_cli_resolve_list_show_review_decide(database_url: str, tmp_path: Path) -> None:
     from pipeline import db
 
     engine = db.make_engine(database_url)
     db.ensure_schema(engine)
     _load(engine, ADS)
-    engine.dispose()
     config = str(write_config(tmp_path / "config.yaml", {"database": {"url": database_url}}))
-    resolved = run_cli("actors", "resolve", "--config", config)
+    resolved = run_cli("actors", "resolve", "--config", config)  # once as a real process
     assert resolved.returncode == 0, resolved.stderr
     assert "resolved to" in resolved.stdout
-    listed = run_cli("actors", "list", "--config", config, "--min-sources", "2", "--json")
+    listed = _adlib(config, "actors", "list", "--min-sources", "2", "--json")
     names = {row["name"]: row for row in json.loads(listed.stdout)}
     assert set(names) == {"Climate Power", "Climate Power Action", "Bully Pulpit Interactive"}
     assert names["Climate Power"]["sources"] == "google,meta,snap"
-    shown = run_cli("actors", "show", "--config", config, "CLIMATE POWER")
-    assert shown.returncode == 0, shown.stderr
+    shown = _adlib(config, "actors", "show", "CLIMATE POWER")
+    assert shown.exit_code == 0, shown.stderr
     assert "Bully Pulpit Interactive" in shown.stdout  # the agency, linked through the ads
     review_csv = tmp_path / "review.csv"
-    reviewed = run_cli("actors", "review", "--config", config, "--csv", str(review_csv))
-    assert reviewed.returncode == 0, reviewed.stderr
+    reviewed = _adlib(config, "actors", "review", "--csv", str(review_csv))
+    assert reviewed.exit_code == 0, reviewed.stderr
     assert "Climate Power,Climate Power Action" in review_csv.read_text(encoding="utf-8")
-    decided = run_cli("actors", "decide", "--config", config, "different", "Climate Power",
-                      "Climate Power Action")  # fmt: skip
-    assert decided.returncode == 0, decided.stderr
-    assert "never_same" in (tmp_path / "actors.yaml").read_text(encoding="utf-8")
-    reviewed = run_cli("actors", "review", "--config", config, "--csv", str(review_csv))
+    decided = _adlib(
+        config, "actors", "decide", "different", "Climate Power", "Climate Power Action"
+    )
+    assert decided.exit_code == 0, decided.stderr
+    registry = tmp_path / "actors.yaml"
+    assert "never_same" in registry.read_text(encoding="utf-8")
+    _adlib(config, "actors", "review", "--csv", str(review_csv))
     assert "Climate Power Action" not in review_csv.read_text(encoding="utf-8")
-    conflict = run_cli("actors", "decide", "--config", config, "same", "Climate Power",
-                       "Climate Power Action")  # fmt: skip
-    assert conflict.returncode == 2
+    conflict = _adlib(config, "actors", "decide", "same", "Climate Power", "Climate Power Action")
+    assert conflict.exit_code == 2
     assert conflict.stderr.count("\n") == 1 and "contradicts" in conflict.stderr
+    # a registry that does not parse: one line naming file and line, exit 2, nothing changed
+    before = registry.read_text(encoding="utf-8")
+    counted = "SELECT COUNT(*), SUM(actor_id) FROM actor_mentions"
+    state = _rows(engine, counted)
+    registry.write_text(before + 'same:\n  - ["Climate Power"\n', encoding="utf-8")
+    broken = _adlib(config, "actors", "resolve")
+    assert broken.exit_code == 2
+    assert re.fullmatch(
+        rf"adlib: error: {re.escape(str(registry))}:\d+: not valid YAML: fix the syntax\n",
+        broken.stderr,
+    )
+    assert _rows(engine, counted) == state
+    # a name that matches nothing is a warning, and resolution goes on
+    registry.write_text(before + 'same:\n  - ["Nobody Here", "Climate Power"]\n')
+    warned = _adlib(config, "actors", "resolve")
+    assert warned.exit_code == 0 and "'Nobody Here' matches no mention" in warned.stderr
+    engine.dispose()
+
+
+def test_a_collection_from_the_replicas_resolves_cross_platform_actors(
+    replica_db: ReplicaDatabase,
+) -> None:
+    """`adlib collect` resolved after loading: the replicas' spellings of one organisation on
+    three platforms are one actor, its "Action" arm another, and Snap's agency one actor."""
+    names = rows(
+        replica_db.url,
+        "SELECT actor_id, source, role, name FROM v_actor_names"
+        " WHERE name LIKE '%Climate Power%' OR name LIKE '%CLIMATE POWER%'"
+        " OR name LIKE 'Middle Seat%'",
+    )
+    actor_of = {(source, role, name): actor for actor, source, role, name in names}
+    climate = actor_of[("meta", "advertiser", "Climate Power")]
+    assert {
+        a for (s, _, n), a in actor_of.items() if n in ("CLIMATE POWER", "Climate Power Inc.")
+    } == {climate}
+    assert {s for (s, _, n), a in actor_of.items() if a == climate} == {"meta", "google", "snap"}
+    assert actor_of[("meta", "advertiser", "Climate Power Action")] != climate
+    agency = {a for (s, r, _), a in actor_of.items() if s == "snap" and r == "agency"}
+    assert len(agency) == 1  # "Middle Seat Consulting LLC" and "Middle Seat Consulting"
