@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.records import Page
+from collectors.unchanged import KnownRowsReader
 
 
 class SourceSettings(BaseModel):
@@ -53,6 +54,9 @@ class CollectorContext:
     #: Called with seconds; the pipeline may replace it to make waits interruptible.
     sleep: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Fingerprints of stored bulk rows (:data:`collectors.unchanged.KnownRowsReader`); a bulk
+    #: collector given none reads every row in full.
+    known_rows: KnownRowsReader | None = None
 
 
 class CollectorError(Exception):

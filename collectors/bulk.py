@@ -6,10 +6,12 @@ reads with which :class:`MemberParser`; this module does the rest, once for ever
 1. download conditionally (:mod:`collectors.download`); a 304 for a finished file yields nothing;
 2. decide whether to resume: the same file (same sha256) as an unfinished checkpoint resumes at
    the committed member and row, anything else starts a new listing at row 0;
-3. stream each member row by row (:mod:`collectors.csvstream`), turn rows into records with the
-   member's parser, and yield a :class:`~collectors.records.Page` every ``batch_size`` rows whose
+3. stream each member row by row (:mod:`collectors.csvstream`), skip the rows of the ad member
+   that a stored ad already has (:mod:`collectors.unchanged`), turn the others into records
+   with the member's parser, and yield a :class:`~collectors.records.Page` every ``batch_size`` rows whose
    checkpoint names the member and the rows done;
-4. end with a Page marked ``listing_complete``, so ads missing from the file get delisted.
+4. end with a Page marked ``listing_complete``, so ads missing from the file get delisted
+   (only those no row confirmed, when rows were skipped).
 
 The checkpoint (``FileCheckpoint.to_state``) is plain JSON::
 
@@ -48,6 +50,7 @@ from collectors.records import (
     RawPayload,
     TableRows,
 )
+from collectors.unchanged import KnownRows, row_hash
 
 
 class BulkFileSettings(SourceSettings):
@@ -128,6 +131,10 @@ class FilePlan:
     #: Members known to carry nothing to import (readme files, deprecated empty files).
     ignored: Collection[str] = ()
     report_date: date | None = None
+    #: The member whose rows are ads, one per row: its unchanged rows are skipped unread.
+    ad_member: str | None = None
+    #: Key of the row fingerprints (:func:`collectors.unchanged.row_salt`).
+    row_salt: bytes = b""
 
 
 def report_columns(
@@ -228,15 +235,24 @@ class _PageBuilder:
     report_date: date | None
     notices: Notices
     batch_size: int
+    #: Fingerprints of the scope's stored ads (``None``: read every row in full).
+    known: KnownRows | None = None
+    ad_member: str | None = None
+    row_salt: bytes = b""
     ads: list[NormalisedAd] = field(default_factory=list)
     advertisers: list[AdvertiserRecord] = field(default_factory=list)
     tables: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = field(default_factory=dict)
     quarantined: list[Quarantined] = field(default_factory=list)
     rows: int = 0
+    unchanged: int = 0
 
     def add(self, parser: MemberParser, row: CsvRow, header: list[str]) -> None:
-        ref = f"{parser.member}:{row.line}"
         self.rows += 1
+        raw_hash = self.fingerprint(parser, row)
+        if raw_hash is not None and self.known is not None and self.known.confirm(raw_hash):
+            self.unchanged += 1
+            return
+        ref = f"{parser.member}:{row.line}"
         if len(row.fields) > len(header):
             reason = f"row has {len(row.fields)} cells, header has {len(header)}"
             self.quarantined.append(Quarantined(reason, json.dumps(row.fields), ref))
@@ -248,12 +264,19 @@ class _PageBuilder:
             self.quarantined.append(Quarantined(str(exc), json.dumps(values), ref))
             return
         for item in items:
-            self._keep(item, row.repaired)
+            self._keep(item, row.repaired, raw_hash)
 
-    def _keep(self, item: Item, repaired: bool) -> None:
+    def fingerprint(self, parser: MemberParser, row: CsvRow) -> int | None:
+        """The row's fingerprint if it is a row of the ad member, else ``None``."""
+        if parser.member != self.ad_member:
+            return None
+        return row_hash(self.row_salt, row.fields)
+
+    def _keep(self, item: Item, repaired: bool, raw_hash: int | None) -> None:
         if isinstance(item, NormalisedAd):
             if repaired:
                 item.extra["encoding_repaired"] = True
+            item.raw_hash = raw_hash
             self.ads.append(item)
         elif isinstance(item, AdvertiserRecord):
             self.advertisers.append(item)
@@ -279,9 +302,10 @@ class _PageBuilder:
             raw=self.raw,
             notices=self.notices.drain(),
             report_date=self.report_date,
+            unchanged=self.unchanged,
         )
         self.ads, self.advertisers, self.tables, self.quarantined = [], [], {}, []
-        self.rows = 0
+        self.rows = self.unchanged = 0
         return page
 
     def final(self) -> Page:
@@ -295,6 +319,7 @@ class _PageBuilder:
             listing_started_at=datetime.fromisoformat(self.checkpoint.listing_started_at),
             notices=self.notices.drain(),
             report_date=self.report_date,
+            listing_unseen=self.known.unseen() if self.known is not None else None,
         )
 
 
@@ -401,6 +426,9 @@ class BulkFileCollector(Collector):
                 report_date=plan.report_date,
                 notices=notices,
                 batch_size=self.settings.batch_size,
+                known=self._known_rows(scope, plan),
+                ad_member=plan.ad_member,
+                row_salt=plan.row_salt,
             )
             members = archive.members()
             self._report_unread(members, plan, notices)
@@ -416,12 +444,24 @@ class BulkFileCollector(Collector):
                     )
             yield builder.final()
 
+    def _known_rows(self, scope: str, plan: FilePlan) -> KnownRows | None:
+        reader = self.context.known_rows
+        if plan.ad_member is None or reader is None:
+            return None
+        return KnownRows(reader(self.name, scope))
+
     def _read_member(
         self, parser: MemberParser, stream: CsvStream, skip: int, builder: _PageBuilder
     ) -> Iterator[Page]:
         parser.begin(stream.header, builder.notices)
         done = skip
-        for row in stream.rows(skip):
+        # Rows before a resumed checkpoint are committed; when rows are being skipped as
+        # unchanged, they are still fingerprinted so that they count as seen for delisting.
+        confirm = builder.known is not None and parser.member == builder.ad_member
+        for row in stream.rows(0 if confirm else skip):
+            if row.index < skip:
+                builder.known.confirm(row_hash(builder.row_salt, row.fields))  # type: ignore[union-attr]
+                continue
             builder.add(parser, row, stream.header)
             done = row.index + 1
             if builder.full():

@@ -45,6 +45,7 @@ from collectors.countries import country_code, is_country_name
 from collectors.csvstream import CsvStream
 from collectors.download import BulkArchive
 from collectors.records import AdvertiserRecord, NormalisedAd, SpendRange, TargetingItem
+from collectors.unchanged import row_salt
 from collectors.values import parse_bool, parse_date, parse_int, parse_utc, split_list
 
 SOURCE = "google"
@@ -109,6 +110,11 @@ class BundleIds:
 
     advertisers: IdMap = field(default_factory=IdMap)
     creatives: IdMap = field(default_factory=IdMap)
+
+    def fingerprint(self) -> str:
+        """Both maps as one string: a row normalises differently once they change."""
+        pairs = (sorted(m.previous.items()) for m in (self.advertisers, self.creatives))
+        return repr(tuple(pairs))
 
 
 def mapping_columns(header: Sequence[str]) -> tuple[str, str] | None:
@@ -673,6 +679,8 @@ class GoogleCollector(BulkFileCollector):
             parsers=bundle_parsers(ids),
             ignored=("README.txt", UPDATED, CAMPAIGN_TARGETING),
             report_date=read_report_date(archive, notices),
+            ad_member=CREATIVE_STATS,
+            row_salt=row_salt(SOURCE, ids.fingerprint()),
         )
 
 

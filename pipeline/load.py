@@ -40,6 +40,7 @@ from collectors.records import (
 from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.archive import archive
+from pipeline.listing import IN_CHUNK, close_listing
 from pipeline.sqlutil import BulkInsert, chunks, insert_ignore, upsert
 from schema.models import (
     Ad,
@@ -71,9 +72,6 @@ _observations: Table = AdObservation.__table__
 _checkpoints: Table = Checkpoint.__table__
 _runs: Table = CollectionRun.__table__
 _quarantine_rows: Table = QuarantinedRecord.__table__
-
-#: Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
-IN_CHUNK = 900
 
 _OBSERVED = (
     "currency",
@@ -138,7 +136,7 @@ def load_page(
     redactor: Redactor,
 ) -> PageResult:
     """Write ``page`` and its checkpoint inside the caller's transaction."""
-    result = PageResult()
+    result = PageResult(records=page.unchanged)
     raw_id = None
     if page.raw is not None:
         raw_id = archive(
@@ -166,7 +164,7 @@ def load_page(
             # transaction (SQLite on SQLITE_FULL) and hide this error behind "no such savepoint".
             raise
         savepoint.rollback()
-        result = PageResult()
+        result = PageResult(records=page.unchanged)
         quarantined += rejected
         quarantined += writer.write_storable(storable, page.advertisers, result)
     else:
@@ -178,7 +176,9 @@ def load_page(
         _quarantine(conn, page.scope, quarantined, source, run_id, raw_id, now, redactor)
         result.quarantined = len(quarantined)
     if page.listing_complete and page.listing_started_at is not None:
-        result.delisted = _delist(conn, source, page.scope, page.listing_started_at, now)
+        result.delisted = close_listing(
+            conn, source, page.scope, page.listing_started_at, now, page.listing_unseen
+        )
     _save_checkpoint(conn, source, page, now)
     _count(conn, run_id, result, page.notices)
     return result
@@ -423,11 +423,15 @@ def _load_ads(
     changed_ads: list[tuple[int, NormalisedAd]] = []
     observe: list[tuple[int | None, NormalisedAd]] = []
     unchanged_ids: list[int] = []
+    fingerprinted: list[dict[str, Any]] = []
     for ad in ads:
         c_hash, o_hash = content_hash(ad), observation_hash(ad)
         found = existing.get(ad.source_ad_id)
         if found is not None and found[1] == c_hash:
-            unchanged_ids.append(found[0])
+            if ad.raw_hash is None or ad.raw_hash == found[3]:
+                unchanged_ids.append(found[0])
+            else:  # same content from other raw cells (or stored before fingerprints)
+                fingerprinted.append({"b_id": found[0], "b_raw": ad.raw_hash})
             continue
         row = _ad_row(ad, scope, now, raw_id, advertiser_ids, funder_ids, c_hash, o_hash)
         if found is None:
@@ -453,13 +457,16 @@ def _load_ads(
     if changed_rows:
         conn.execute(_ads.update().where(_ads.c.id == bindparam("b_id")), changed_rows)
         _delete_children(conn, [pk for pk, _ in changed_ads])
-    if unchanged_ids:
-        for part in chunks(unchanged_ids, IN_CHUNK):
-            conn.execute(
-                update(_ads)
-                .where(_ads.c.id.in_(part))
-                .values(last_seen_at=now, delisted_at=None, scope=scope)
-            )
+    seen = {"last_seen_at": now, "delisted_at": None, "scope": scope}
+    for part in chunks(unchanged_ids, IN_CHUNK):
+        conn.execute(update(_ads).where(_ads.c.id.in_(part)).values(**seen))
+    if fingerprinted:
+        statement = (
+            _ads.update()
+            .where(_ads.c.id == bindparam("b_id"))
+            .values(**seen, raw_hash=bindparam("b_raw"))
+        )
+        conn.execute(statement, fingerprinted)
     rewritten = [(ids[ad.source_ad_id], ad) for ad in new_ads] + changed_ads
     _insert_children(conn, rewritten)
     # Full-text search (issue 5): re-index the creative text of new and changed ads in this
@@ -479,17 +486,17 @@ def _load_ads(
 
 def _existing_ads(
     conn: Connection, source: str, keys: Sequence[str]
-) -> dict[str, tuple[int, str, str]]:
+) -> dict[str, tuple[int, str, str, int | None]]:
+    """Stored ``(id, content_hash, observation_hash, raw_hash)`` by source ad id."""
     t = _ads
-    found: dict[str, tuple[int, str, str]] = {}
+    columns = (t.c.source_ad_id, t.c.id, t.c.content_hash, t.c.observation_hash, t.c.raw_hash)
+    found: dict[str, tuple[int, str, str, int | None]] = {}
     for part in chunks(keys, IN_CHUNK):
         rows = conn.execute(
-            select(t.c.source_ad_id, t.c.id, t.c.content_hash, t.c.observation_hash).where(
-                t.c.source == source, t.c.source_ad_id.in_(part)
-            )
+            select(*columns).where(t.c.source == source, t.c.source_ad_id.in_(part))
         )
-        for key, pk, c_hash, o_hash in rows:
-            found[key] = (pk, c_hash, o_hash)
+        for key, pk, c_hash, o_hash, raw_hash in rows:
+            found[key] = (pk, c_hash, o_hash, raw_hash)
     return found
 
 
@@ -518,6 +525,7 @@ def _ad_row(
         observation_hash=o_hash,
         raw_record_id=raw_id,
         raw_ref=ad.raw_ref,
+        raw_hash=ad.raw_hash,
     )
     return row
 
@@ -675,22 +683,6 @@ def _quarantine(
             for item in items
         ],
     )
-
-
-def _delist(conn: Connection, source: str, scope: str, started: datetime, now: datetime) -> int:
-    """Mark ads of a complete listing that it no longer contained; never delete them."""
-    t = _ads
-    result = conn.execute(
-        update(t)
-        .where(
-            t.c.source == source,
-            t.c.scope == scope,
-            t.c.last_seen_at < started,
-            t.c.delisted_at.is_(None),
-        )
-        .values(delisted_at=now)
-    )
-    return int(result.rowcount or 0)
 
 
 def _save_checkpoint(conn: Connection, source: str, page: Page, now: datetime) -> None:

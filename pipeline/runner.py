@@ -25,6 +25,7 @@ from collectors.base import Collector, CollectorContext, CollectorError, ScopeSk
 from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.config import Config, ConfigError
+from pipeline.listing import known_rows_reader
 from pipeline.load import PageResult, load_page
 from pipeline.lock import SourceLocks
 from pipeline.retention import prune_files
@@ -273,6 +274,7 @@ class Runner:
             log=self.log.getChild(name),
             since=since,
             sleep=self._sleep,
+            known_rows=known_rows_reader(self.engine),
         )
         collector = collector_class(name)(settings, context)
         self.redactor.add(collector.secrets())

@@ -203,6 +203,10 @@ class Ad(Base):
     raw_ref: Mapped[str | None] = mapped_column(
         Text, comment="bulk files: member:line of the row inside the raw file"
     )
+    raw_hash: Mapped[int | None] = mapped_column(
+        comment="bulk files: 64-bit fingerprint of the raw row; a re-import skips rows it "
+        "already has without reading them"
+    )
 
 
 class AdCountry(Base):
