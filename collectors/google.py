@@ -233,11 +233,15 @@ def amount_columns(header: Iterable[str]) -> dict[str, str]:
 
 
 def amounts(values: Mapping[str, str], columns: Mapping[str, str]) -> list[tuple[str, int]]:
-    """Non-zero amounts by currency: Google writes zero for every other currency."""
+    """Every published amount by currency, zeros included; only an empty cell is absent.
+
+    In the aggregate files each currency column is a rounded conversion, so ``0`` is a value
+    (spend below the rounding step) and a row of zeros still says the advertiser was listed.
+    """
     found = []
     for currency, column in columns.items():
         amount = parse_int(values.get(column, ""))
-        if amount:
+        if amount is not None:
             found.append((currency, amount))
     return found
 
@@ -441,7 +445,7 @@ ADVERTISER_COLUMNS = frozenset(
 def normalise_advertiser_row(
     values: Mapping[str, str], ids: BundleIds | None = None
 ) -> tuple[AdvertiserRecord, list[tuple[str, int]]]:
-    """One ``advertiser-stats`` row: the advertiser and its non-zero total spend by currency."""
+    """One ``advertiser-stats`` row: the advertiser and its total spend by currency."""
     ids = ids or BundleIds()
     current = values.get("Advertiser_ID", "").strip()
     if not current:
