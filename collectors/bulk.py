@@ -71,6 +71,10 @@ class BulkFileSettings(SourceSettings):
         ge=1,
         description="downloaded files kept per scope, the newest (null: keep every file)",
     )
+    skip_unchanged: bool = Field(
+        default=True,
+        description="skip rows a stored ad already has, unread (false: normalise every row)",
+    )
 
 
 @dataclass(slots=True)
@@ -446,7 +450,7 @@ class BulkFileCollector(Collector):
 
     def _known_rows(self, scope: str, plan: FilePlan) -> KnownRows | None:
         reader = self.context.known_rows
-        if plan.ad_member is None or reader is None:
+        if plan.ad_member is None or reader is None or not self.settings.skip_unchanged:
             return None
         return KnownRows(reader(self.name, scope))
 

@@ -34,7 +34,7 @@ def known_rows_reader(engine: Engine) -> Callable[[str, str], Iterator[tuple[int
             .order_by(t.c.raw_hash.asc().nulls_first())
         )
         with engine.connect() as conn:
-            yield from conn.execution_options(yield_per=20_000).execute(query).tuples()
+            yield from conn.execution_options(yield_per=20_000).execute(query)
 
     return read
 

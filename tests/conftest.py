@@ -8,6 +8,8 @@ a missing server can never pass as green.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import subprocess
 import sys
@@ -60,6 +62,22 @@ def _pg_reachable(url: str) -> None:
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    with _new_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def twin_database_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two fresh databases on the same engine, once per engine (to compare two code paths)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'one.sqlite'}", f"sqlite:///{tmp_path / 'two.sqlite'}"
+        return
+    with _new_pg_database() as one, _new_pg_database() as two:
+        yield one, two
+
+
+@contextlib.contextmanager
+def _new_pg_database() -> Iterator[str]:
     admin = _pg_admin_url()
     if admin is None:
         pytest.skip("PostgreSQL tests need ADLIB_TEST_PG_URL (CI sets it via .ci/run)")

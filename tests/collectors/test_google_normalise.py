@@ -309,7 +309,9 @@ def test_aggregate_zeros_are_stored_and_only_empty_cells_are_absent() -> None:
     header = ["Advertiser_ID", "Advertiser_Name", "Election_Cycle", "Week_Start_Date",
               "Spend_USD", "Spend_EUR", "Spend_INR"]  # fmt: skip
     parser.begin(header, Notices())
-    row = dict(zip(header, ["AR1", "A", "US-Federal-2018", "2019-03-03", "0", "", "0"], strict=True))
+    row = dict(
+        zip(header, ["AR1", "A", "US-Federal-2018", "2019-03-03", "0", "", "0"], strict=True)
+    )
     items = [i.values for i in parser.parse(row, "ref") if isinstance(i, TableRow)]
     assert [(i["currency"], i["spend"]) for i in items] == [("USD", 0), ("INR", 0)]
 
