@@ -9,7 +9,6 @@ a missing server can never pass as green.
 from __future__ import annotations
 
 import contextlib
-
 import os
 import subprocess
 import sys

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from collectors.replicas import ReplicaServer
 from collectors.replicas.google import GoogleBundleReplica
