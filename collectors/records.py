@@ -209,6 +209,9 @@ class Page:
     #: scope's stored ads that no row confirmed, the only ones that may be delisted. ``None``:
     #: every ad of the scope not seen since ``listing_started_at`` is delisted.
     listing_unseen: list[int] | None = None
+    #: When the scope's previous listing completed (with ``listing_unseen``): the last time an
+    #: ad delisted now was seen, since confirming it unchanged wrote nothing.
+    previous_listing_at: datetime | None = None
 
 
 #: Integer columns are 64-bit on both engines; a Python int outside this range cannot be stored.

@@ -176,9 +176,7 @@ def load_page(
         _quarantine(conn, page.scope, quarantined, source, run_id, raw_id, now, redactor)
         result.quarantined = len(quarantined)
     if page.listing_complete and page.listing_started_at is not None:
-        result.delisted = close_listing(
-            conn, source, page.scope, page.listing_started_at, now, page.listing_unseen
-        )
+        result.delisted = close_listing(conn, page, source, now)
     _save_checkpoint(conn, source, page, now)
     _count(conn, run_id, result, page.notices)
     return result
