@@ -52,7 +52,7 @@ from collectors.records import (
     RawPayload,
     TableRows,
 )
-from collectors.unchanged import KnownRows, row_hash
+from collectors.unchanged import KnownRows, row_hasher
 
 
 class BulkFileSettings(SourceSettings):
@@ -265,12 +265,16 @@ class _PageBuilder:
     rows: int = 0
     unchanged: int = 0
 
-    def add(self, parser: MemberParser, row: CsvRow, header: list[str]) -> None:
+    def skip_unchanged(self) -> None:
+        """Count a row a stored ad already has: nothing is parsed or written."""
         self.rows += 1
-        raw_hash = self.fingerprint(parser, row)
-        if raw_hash is not None and self.known is not None and self.known.confirm(raw_hash):
-            self.unchanged += 1
-            return
+        self.unchanged += 1
+
+    def add(
+        self, parser: MemberParser, row: CsvRow, header: list[str], raw_hash: int | None
+    ) -> None:
+        """Parse one row into records (``raw_hash``: its fingerprint, for an ad row)."""
+        self.rows += 1
         ref = f"{parser.member}:{row.line}"
         if len(row.fields) > len(header):
             reason = f"row has {len(row.fields)} cells, header has {len(header)}"
@@ -284,12 +288,6 @@ class _PageBuilder:
             return
         for item in items:
             self._keep(item, row.repaired, raw_hash)
-
-    def fingerprint(self, parser: MemberParser, row: CsvRow) -> int | None:
-        """The row's fingerprint if it is a row of the ad member, else ``None``."""
-        if parser.member != self.ad_member:
-            return None
-        return row_hash(self.row_salt, row.fields)
 
     def _keep(self, item: Item, repaired: bool, raw_hash: int | None) -> None:
         if isinstance(item, NormalisedAd):
@@ -480,14 +478,19 @@ class BulkFileCollector(Collector):
     ) -> Iterator[Page]:
         parser.begin(stream.header, builder.notices)
         done = skip
+        fingerprint = row_hasher(builder.row_salt) if parser.member == builder.ad_member else None
+        known = builder.known if fingerprint is not None else None
         # Rows before a resumed checkpoint are committed; when rows are being skipped as
         # unchanged, they are still fingerprinted so that they count as seen for delisting.
-        confirm = builder.known is not None and parser.member == builder.ad_member
-        for row in stream.rows(0 if confirm else skip):
+        for row in stream.rows(0 if known is not None else skip):
+            raw_hash = fingerprint(row.fields) if fingerprint is not None else None
+            unchanged = known is not None and known.confirm(raw_hash)  # type: ignore[arg-type]
             if row.index < skip:
-                builder.known.confirm(row_hash(builder.row_salt, row.fields))  # type: ignore[union-attr]
                 continue
-            builder.add(parser, row, stream.header)
+            if unchanged:
+                builder.skip_unchanged()
+            else:
+                builder.add(parser, row, stream.header, raw_hash)
             done = row.index + 1
             if builder.full():
                 yield builder.page(parser.member, done)

@@ -3,7 +3,7 @@
 Google republishes its whole bundle every day and Snap its current year, while only a small
 share of ads changes overnight. Normalising, hashing and touching every unchanged row again
 made a night with 1% of changes cost half of a first import. Instead, each ad row gets a cheap
-fingerprint of its raw cells (:func:`row_hash`, 64 bits of BLAKE2b), stored on the ad
+fingerprint of its raw cells (:func:`row_hasher`, 64 bits of BLAKE2b), stored on the ad
 (``ads.raw_hash``). Before reading a file, the collector asks the pipeline for the fingerprints
 of the scope's listed ads (:class:`KnownRows`, 16 bytes per ad, sorted, binary-searched); a row
 whose fingerprint is known is counted and skipped: no parse, no normalisation, no write.
@@ -40,14 +40,21 @@ def row_salt(*parts: str) -> bytes:
     return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).digest()
 
 
-def row_hash(salt: bytes, fields: list[str]) -> int:
-    """The fingerprint of one raw row as a signed 64-bit integer (a ``BIGINT`` on both engines).
+def row_hasher(salt: bytes) -> Callable[[list[str]], int]:
+    """The fingerprint of one raw row, keyed by ``salt``, as a signed 64-bit integer.
 
     Cells are joined with U+001F, which no cell of these files carries; a collision between
-    two different rows has a chance of 2**-64 per pair.
+    two different rows has a chance of 2**-64 per pair. The result fits a ``BIGINT``.
     """
-    data = "\x1f".join(fields).encode("utf-8", "surrogatepass")
-    return int.from_bytes(blake2b(data, digest_size=8, key=salt).digest(), "little", signed=True)
+    keyed = blake2b(digest_size=8, key=salt)
+    from_bytes = int.from_bytes
+
+    def fingerprint(fields: list[str]) -> int:
+        digest = keyed.copy()
+        digest.update("\x1f".join(fields).encode("utf-8", "surrogatepass"))
+        return from_bytes(digest.digest(), "little", signed=True)
+
+    return fingerprint
 
 
 class KnownRows:
@@ -58,6 +65,7 @@ class KnownRows:
     """
 
     def __init__(self, rows: Iterable[tuple[int | None, int]]) -> None:
+        """``rows``: ``(raw_hash or None, ad id)`` sorted by ``raw_hash``, ``None`` first."""
         self.hashes = array("q")
         self.ids = array("q")
         #: Ads stored without a fingerprint: never skipped, always delisting candidates.
@@ -68,8 +76,6 @@ class KnownRows:
             else:
                 self.hashes.append(raw_hash)
                 self.ids.append(ad_id)
-        if any(a > b for a, b in zip(self.hashes, self.hashes[1:], strict=False)):
-            raise ValueError("known rows must come sorted by raw_hash")
         self.seen = bytearray(len(self.hashes))
 
     def __len__(self) -> int:

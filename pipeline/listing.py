@@ -38,7 +38,20 @@ def known_rows_reader(engine: Engine) -> Callable[[str, str], Iterator[tuple[int
             .order_by(t.c.raw_hash.asc().nulls_first())
         )
         with engine.connect() as conn:
-            yield from conn.execution_options(yield_per=20_000).execute(query)
+            if conn.dialect.name != "sqlite":
+                yield from conn.execution_options(yield_per=20_000).execute(query)
+                return
+            # SQLite: the driver's own cursor, because building a Row per ad costs three times
+            # what SQLite takes to read a million of them.
+            compiled = query.compile(dialect=conn.dialect)
+            assert compiled.positiontup is not None
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(str(compiled), [compiled.params[k] for k in compiled.positiontup])
+                while batch := cursor.fetchmany(20_000):
+                    yield from batch
+            finally:
+                cursor.close()
 
     return read
 
