@@ -13,6 +13,7 @@ targets are ratios to baselines taken in the same run.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import subprocess
 import sys
@@ -71,6 +72,53 @@ def sqlite_import(csv_path: Path, workdir: Path) -> None:
     subprocess.run(
         ["sqlite3", str(database), ".mode csv", f".import --csv {csv_path} flat"], check=True
     )
+
+
+def same_rows_floor(
+    csv_path: Path,
+    workdir: Path,
+    ad_columns: tuple[str, ...],
+    tables: dict[str, tuple[str, str]],
+    expand: Callable[[list[str]], Callable[[list[str]], dict[str, list[tuple[Any, ...]]]]],
+    batch: int = 5000,
+) -> None:
+    """The floor of adlib's work: the same rows into tables of the same keys, no checks.
+
+    Python's csv reader, then per row what ``expand(header)`` makes of it (the ad row, keyed by
+    its first column, and its child rows for ``tables``: name → (columns, key)), written by
+    plain ``executemany`` and committed every ``batch`` rows. What adlib adds on top
+    (normalising, hashing, upserts, change history) is its own cost; what this adds over
+    ``.import`` is the cost of the relational schema itself.
+    """
+    import sqlite3
+
+    database = workdir / "same_rows.sqlite"
+    database.unlink(missing_ok=True)
+    conn = sqlite3.connect(database)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    names = ", ".join(f'"{c}"' for c in ad_columns)
+    conn.execute(f'CREATE TABLE ads ({names}, PRIMARY KEY ("{ad_columns[0]}"))')
+    for table, (columns, key) in tables.items():
+        conn.execute(
+            f"CREATE TABLE {table} ({columns}, PRIMARY KEY ({key}), "
+            f'FOREIGN KEY (ad_id) REFERENCES ads ("{ad_columns[0]}") ON DELETE CASCADE)'
+        )
+    rows = rows_of(csv_path)
+    expand_row = expand(next(rows))
+    while chunk := list(itertools.islice(rows, batch)):
+        out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ("ads", *tables)}
+        for row in chunk:
+            for table, values in expand_row(row).items():
+                out[table] += values
+        for table, values in out.items():
+            if values:
+                marks = ", ".join("?" for _ in values[0])
+                conn.executemany(
+                    f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING", values
+                )
+        conn.commit()
+    conn.close()
 
 
 def rows_of(csv_path: Path) -> Iterator[list[str]]:

@@ -26,11 +26,10 @@ memory <= 300 MB; unchanged bundle <= 2 s; database <= 2.5x the CSV. Exits 1 if 
 from __future__ import annotations
 
 import argparse
-import csv
-import itertools
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from bulk_bench import (  # noqa: E402
     figures,
     fresh_pg_database,
     report,
+    same_rows_floor,
     sqlite_import,
     timed,
     write_changed,
@@ -67,65 +67,33 @@ _FLOOR_TABLES = {
 }
 
 
-def same_rows_floor(csv_path: Path, workdir: Path, batch: int = 5000) -> None:
-    """The floor of adlib's work: the same rows into tables of the same shape, no checks.
+def floor_rows(header: list[str]) -> Callable[[list[str]], dict[str, list[tuple[Any, ...]]]]:
+    """Per row: the ad, its targeting items (age, gender, included and excluded geo, split
+    naively on ``", "``), its countries, its spend range(s) and an observation."""
+    at = {name: i for i, name in enumerate(header)}
+    ad_columns = [at[name] for name in _FLOOR_AD_COLUMNS]
+    ranges = [(name[-3:], i, at[name.replace("Min", "Max")])
+              for name, i in at.items() if name.startswith("Spend_Range_Min_")]  # fmt: skip
+    lists = [("age", at["Age_Targeting"], 1), ("gender", at["Gender_Targeting"], 1),
+             ("geo", at["Geo_Targeting_Included"], 1),
+             ("geo", at["Geo_Targeting_Excluded"], 0)]  # fmt: skip
+    regions, impressions = at["Regions"], at["Impressions"]
 
-    Python's csv reader, then per row the ad row, its targeting items (age, gender, included and
-    excluded geo, split naively on ``", "``), its countries, its spend range(s) and an
-    observation, written by plain ``executemany`` with the same keys adlib has, committed every
-    ``batch`` rows. What adlib adds on top (normalising, hashing, upserts, change history) is
-    its own cost; what this adds over ``.import`` is the cost of the relational schema itself.
-    """
-    import sqlite3
+    def expand(row: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+        ad_id = row[0]
+        targeting = [(ad_id, kind, v, included) for kind, column, included in lists
+                     if row[column] for v in row[column].split(", ")]  # fmt: skip
+        return {
+            "ads": [tuple(row[i] for i in ad_columns)],
+            "targeting": targeting,
+            "countries": [(ad_id, c) for c in row[regions].split(",") if c],
+            "spend": [
+                (ad_id, cur, row[lo], row[hi]) for cur, lo, hi in ranges if row[lo] not in ("", "0")
+            ],
+            "observations": [(ad_id, row[impressions], None)],
+        }
 
-    database = workdir / "same_rows.sqlite"
-    database.unlink(missing_ok=True)
-    conn = sqlite3.connect(database)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"CREATE TABLE ads ({', '.join(_FLOOR_AD_COLUMNS)}, PRIMARY KEY (Ad_ID))")
-    for table, (columns, key) in _FLOOR_TABLES.items():
-        conn.execute(
-            f"CREATE TABLE {table} ({columns}, PRIMARY KEY ({key}), "
-            "FOREIGN KEY (ad_id) REFERENCES ads (Ad_ID) ON DELETE CASCADE)"
-        )
-    csv.field_size_limit(1 << 30)
-    with csv_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        at = {name: i for i, name in enumerate(header)}
-        ad_columns = [at[name] for name in _FLOOR_AD_COLUMNS]
-        ranges = [(name[-3:], i, at[name.replace("Min", "Max")])
-                  for name, i in at.items() if name.startswith("Spend_Range_Min_")]  # fmt: skip
-        lists = [("age", at["Age_Targeting"], 1), ("gender", at["Gender_Targeting"], 1),
-                 ("geo", at["Geo_Targeting_Included"], 1),
-                 ("geo", at["Geo_Targeting_Excluded"], 0)]  # fmt: skip
-        regions, impressions = at["Regions"], at["Impressions"]
-        while True:
-            rows = list(itertools.islice(reader, batch))
-            if not rows:
-                break
-            out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in ("ads", *_FLOOR_TABLES)}
-            for row in rows:
-                ad_id = row[0]
-                out["ads"].append(tuple(row[i] for i in ad_columns))
-                for kind, column, included in lists:
-                    if row[column]:
-                        out["targeting"] += [(ad_id, kind, v, included)
-                                             for v in row[column].split(", ")]  # fmt: skip
-                out["countries"] += [(ad_id, c) for c in row[regions].split(",") if c]
-                out["spend"] += [(ad_id, cur, row[lo], row[hi])
-                                 for cur, lo, hi in ranges if row[lo] not in ("", "0")]  # fmt: skip
-                out["observations"].append((ad_id, row[impressions], None))
-            for table, values in out.items():
-                if values:
-                    marks = ", ".join("?" for _ in values[0])
-                    conn.executemany(
-                        f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT DO NOTHING", values
-                    )
-            conn.commit()
-    conn.close()
+    return expand
 
 
 def raise_impressions(header: list[str], row: list[str]) -> list[str]:
@@ -156,7 +124,7 @@ def main() -> int:
     parse = timed("python csv reader alone", lambda: csv_reader_only(csv_path))
     flat = timed("sqlite3 .import --csv (flat table)", lambda: sqlite_import(csv_path, workdir))
     results = [parse, flat, timed("same rows, same tables, no checks (floor)",
-                                  lambda: same_rows_floor(csv_path, workdir))]  # fmt: skip
+                                  lambda: same_rows_floor(csv_path, workdir, _FLOOR_AD_COLUMNS, _FLOOR_TABLES, floor_rows))]  # fmt: skip
     print("zipping the bundle ...", flush=True)
     replica = GoogleBundleReplica(workdir / "bundle", ads=0, creative_stats=csv_path)
 
