@@ -60,7 +60,7 @@ def timed(name: str, action: Callable[[], Any]) -> Result:
 def csv_reader_only(csv_path: Path) -> None:
     """Python's csv reader over the whole file: the floor for any Python parser."""
     csv.field_size_limit(1 << 30)
-    with csv_path.open(encoding="utf-8", newline="") as handle:
+    with csv_path.open(encoding="utf-8", errors="replace", newline="") as handle:
         for _ in csv.reader(handle):
             pass
 
@@ -123,7 +123,7 @@ def same_rows_floor(
 
 def rows_of(csv_path: Path) -> Iterator[list[str]]:
     csv.field_size_limit(1 << 30)
-    with csv_path.open(encoding="utf-8", newline="") as handle:
+    with csv_path.open(encoding="utf-8", errors="replace", newline="") as handle:
         yield from csv.reader(handle)
 
 
@@ -132,7 +132,7 @@ def write_changed(
 ) -> int:
     """``source`` with ``change(header, row)`` applied to every ``every``-th row; how many."""
     changed = 0
-    with target.open("w", encoding="utf-8", newline="") as handle:
+    with target.open("w", encoding="utf-8", errors="replace", newline="") as handle:
         writer = csv.writer(handle)
         rows = rows_of(source)
         header = next(rows)
@@ -240,6 +240,41 @@ def adlib_runs(
     assert added == changed, f"{changed} ads changed but {added} observations were added"
     restore()
     return AdlibRuns(first, unchanged, nightly, size)
+
+
+def adlib_on_engines(
+    workdir: Path,
+    pg_url: str | None,
+    source: str,
+    settings: dict[str, Any],
+    requests: Callable[[], int],
+    publish_changed: Callable[[], int],
+    restore: Callable[[], None],
+) -> dict[str, AdlibRuns]:
+    """:func:`adlib_runs` into a fresh SQLite database, and a fresh PostgreSQL one if given."""
+    urls = {"SQLite": f"sqlite:///{workdir / 'adlib.sqlite'}"}
+    (workdir / "adlib.sqlite").unlink(missing_ok=True)
+    if pg_url:
+        urls["PostgreSQL"] = fresh_pg_database(pg_url)
+    return {
+        label: adlib_runs(label, write_config(workdir, url, {source: settings}), source, url,
+                          requests, publish_changed, restore)
+        for label, url in urls.items()
+    }  # fmt: skip
+
+
+def adlib_results(runs: dict[str, AdlibRuns], file: str) -> list[Result]:
+    """The adlib runs as rows of the measurement table."""
+    results = []
+    for label, run in runs.items():
+        results += [
+            Result(f"adlib first import ({label})", run.first.seconds, run.first.peak_rss_mb),
+            Result(f"adlib unchanged {file} ({label})", run.unchanged.seconds,
+                   run.unchanged.peak_rss_mb),
+            Result(f"adlib nightly, 1% changed ({label})", run.nightly.seconds,
+                   run.nightly.peak_rss_mb),
+        ]  # fmt: skip
+    return results
 
 
 @dataclass(slots=True)

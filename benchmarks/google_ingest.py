@@ -38,18 +38,15 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bulk_bench import (  # noqa: E402
-    AdlibRuns,
-    Result,
-    adlib_runs,
+    adlib_on_engines,
+    adlib_results,
     csv_reader_only,
     figures,
-    fresh_pg_database,
     report,
     same_rows_floor,
     sqlite_import,
     timed,
     write_changed,
-    write_config,
 )
 
 from collectors.replicas.google import GoogleBundleReplica, write_creative_stats_csv  # noqa: E402
@@ -133,26 +130,15 @@ def main() -> int:
         replica.publish()
         return count
 
-    runs: dict[str, AdlibRuns] = {}
     with ReplicaServer(replica.handle) as server:
-        urls = {"SQLite": f"sqlite:///{workdir / 'adlib.sqlite'}"}
-        (workdir / "adlib.sqlite").unlink(missing_ok=True)
-        if args.pg_url:
-            urls["PostgreSQL"] = fresh_pg_database(args.pg_url)
-        for label, url in urls.items():
-            sources = {"google": {"bundle_url": replica.settings(server.url)["bundle_url"]}}
-            runs[label] = adlib_runs(
-                label, write_config(workdir, url, sources), "google", url,
-                requests=lambda: len(server.requests),
-                publish_changed=lambda: publish(changed_path, changed),
-                restore=lambda: publish(csv_path, 0),
-            )  # fmt: skip
-    for label, run in runs.items():
-        results += [Result(f"adlib first import ({label})", run.first.seconds, run.first.peak_rss_mb),
-                    Result(f"adlib unchanged bundle ({label})", run.unchanged.seconds,
-                           run.unchanged.peak_rss_mb),
-                    Result(f"adlib nightly, 1% changed ({label})", run.nightly.seconds,
-                           run.nightly.peak_rss_mb)]  # fmt: skip
+        runs = adlib_on_engines(
+            workdir, args.pg_url, "google",
+            {"bundle_url": replica.settings(server.url)["bundle_url"]},
+            requests=lambda: len(server.requests),
+            publish_changed=lambda: publish(changed_path, changed),
+            restore=lambda: publish(csv_path, 0),
+        )  # fmt: skip
+    results += adlib_results(runs, "bundle")
     return report(results, figures(size, parse, flat, runs["SQLite"], runs.get("PostgreSQL")))
 
 
