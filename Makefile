@@ -16,3 +16,4 @@ bench:           ## throughput and memory against same-run baselines
 	$(PY) benchmarks/meta_ingest.py
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/google_ingest.py
+	$(PY) benchmarks/snap_ingest.py
