@@ -18,13 +18,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, case, literal, select, update
 
 from collectors.records import Page
-from pipeline.sqlutil import chunks
+from pipeline.sqlutil import IN_CHUNK, chunks
 from schema.models import Ad
 
 _ads: Table = Ad.__table__
-
-#: Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
-IN_CHUNK = 900
 
 
 def known_rows_reader(engine: Engine) -> Callable[[str, str], Iterator[tuple[int | None, int]]]:

@@ -24,9 +24,10 @@ from collectors import collector_class
 from collectors.base import Collector, CollectorContext, CollectorError, ScopeSkipped
 from collectors.redact import Redactor
 from pipeline import faults
+from pipeline.adrows import PageResult
 from pipeline.config import Config, ConfigError
 from pipeline.listing import known_rows_reader
-from pipeline.load import PageResult, load_page
+from pipeline.load import load_page
 from pipeline.lock import SourceLocks
 from pipeline.retention import prune_files
 from schema.models import Checkpoint, CollectionRun
