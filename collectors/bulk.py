@@ -455,16 +455,26 @@ class BulkFileCollector(Collector):
             )
             members = archive.members()
             self._report_unread(members, plan, notices)
-            for parser in _from_member(plan.parsers, checkpoint.member):
+            resume_at = _resume_index(plan.parsers, checkpoint.member)
+            for index, parser in enumerate(plan.parsers):
                 info = members.get(parser.member)
                 if info is None:
-                    notices.add(f"{parser.member} is not in this file")
+                    if index >= resume_at:
+                        notices.add(f"{parser.member} is not in this file")
+                    continue
+                # A member finished before the checkpoint is skipped whole; the ad member's
+                # rows are still fingerprinted so that they count as seen for delisting.
+                if index < resume_at and parser.member != builder.ad_member:
+                    continue
+                if index < resume_at and builder.known is None:
                     continue
                 skip = checkpoint.row if parser.member == checkpoint.member else 0
                 with archive.open(info) as binary:
-                    yield from self._read_member(
-                        parser, CsvStream(binary, parser.member), skip, builder
-                    )
+                    stream = CsvStream(binary, parser.member)
+                    if index < resume_at:
+                        _confirm_all(stream, builder)
+                        continue
+                    yield from self._read_member(parser, stream, skip, builder)
             yield builder.final()
 
     def _known_rows(self, scope: str, plan: FilePlan) -> KnownRows | None:
@@ -509,9 +519,15 @@ class BulkFileCollector(Collector):
                 notices.add(f"member {name} is not imported (kept in the raw file)")
 
 
-def _from_member(parsers: list[MemberParser], member: str | None) -> list[MemberParser]:
-    """The parsers from the checkpoint's member on (all of them for a fresh start)."""
+def _resume_index(parsers: list[MemberParser], member: str | None) -> int:
+    """Index of the checkpoint's member among the parsers (0 for a fresh start)."""
     names = [parser.member for parser in parsers]
-    if member is None or member not in names:
-        return parsers
-    return parsers[names.index(member) :]
+    return names.index(member) if member in names else 0
+
+
+def _confirm_all(stream: CsvStream, builder: _PageBuilder) -> None:
+    """Fingerprint every row of a finished ad member, only to mark stored ads as seen."""
+    assert builder.known is not None
+    fingerprint = row_hasher(builder.row_salt)
+    for row in stream.rows():
+        builder.known.confirm(fingerprint(row.fields))

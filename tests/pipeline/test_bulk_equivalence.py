@@ -170,7 +170,7 @@ def test_skipping_unchanged_rows_gives_the_same_database(
             (lambda: (google.change_ads(0.05), snap.change_ads(2023, 0.2)), None),
             (remove, None),
             (lambda: google.restore_ads(removed), None),
-            (lambda: google.change_ads(0.1), 3),  # stopped after 3 Pages ...
+            (lambda: google.change_ads(0.1), 5),  # stopped after 5 Pages, past the ads ...
             (lambda: None, None),  # ... and resumed
         ]
         for change, stop_after in steps:
