@@ -21,3 +21,4 @@ bench:           ## throughput and memory against same-run baselines
 	$(PY) benchmarks/google_ingest.py
 	$(PY) benchmarks/actors.py
 	$(PY) benchmarks/report.py
+	$(PY) benchmarks/snap_ingest.py

@@ -21,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.records import DEFAULT_MENTION_FIELDS, MentionField, Page, RawPayload
+from collectors.unchanged import KnownRowsReader
 
 
 class SourceSettings(BaseModel):
@@ -55,6 +56,9 @@ class CollectorContext:
     #: Called with seconds; the pipeline may replace it to make waits interruptible.
     sleep: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Fingerprints of stored bulk rows (:data:`collectors.unchanged.KnownRowsReader`); a bulk
+    #: collector given none reads every row in full.
+    known_rows: KnownRowsReader | None = None
 
 
 class CollectorError(Exception):

@@ -6,15 +6,19 @@ reads with which :class:`MemberParser`; this module does the rest, once for ever
 1. download conditionally (:mod:`collectors.download`); a 304 for a finished file yields nothing;
 2. decide whether to resume: the same file (same sha256) as an unfinished checkpoint resumes at
    the committed member and row, anything else starts a new listing at row 0;
-3. stream each member row by row (:mod:`collectors.csvstream`), turn rows into records with the
-   member's parser, and yield a :class:`~collectors.records.Page` every ``batch_size`` rows whose
+3. stream each member row by row (:mod:`collectors.csvstream`), skip the rows of the ad member
+   that a stored ad already has (:mod:`collectors.unchanged`), turn the others into records
+   with the member's parser, and yield a :class:`~collectors.records.Page` every ``batch_size`` rows whose
    checkpoint names the member and the rows done;
-4. end with a Page marked ``listing_complete``, so ads missing from the file get delisted.
+4. end with a Page marked ``listing_complete``, so ads missing from the file get delisted
+   (only those no row confirmed, when rows were skipped).
 
 The checkpoint (``FileCheckpoint.to_state``) is plain JSON::
 
     {"url", "sha256", "path", "size", "etag", "last_modified",
-     "listing_started_at": ISO-8601, "member": base name or null, "row": int, "done": bool}
+     "listing_started_at": ISO-8601, "member": base name or null, "row": int, "done": bool,
+     "listed_at": ISO-8601 when the listing completed (or null),
+     "previous_listed_at": ISO-8601 when the scope's previous complete listing did (or null)}
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from collectors.records import (
     RawPayload,
     TableRows,
 )
+from collectors.unchanged import KnownRows, row_hasher
 
 
 class BulkFileSettings(SourceSettings):
@@ -68,6 +73,14 @@ class BulkFileSettings(SourceSettings):
         ge=1,
         description="downloaded files kept per scope, the newest (null: keep every file)",
     )
+    skip_unchanged: bool = Field(
+        default=True,
+        description="skip rows a stored ad already has, unread (false: normalise every row)",
+    )
+
+
+#: Rows skipped as unchanged per Page, in batches: bounds what a resumed run scans again.
+SKIPPED_PER_PAGE = 50
 
 
 @dataclass(slots=True)
@@ -128,6 +141,10 @@ class FilePlan:
     #: Members known to carry nothing to import (readme files, deprecated empty files).
     ignored: Collection[str] = ()
     report_date: date | None = None
+    #: The member whose rows are ads, one per row: its unchanged rows are skipped unread.
+    ad_member: str | None = None
+    #: Key of the row fingerprints (:func:`collectors.unchanged.row_salt`).
+    row_salt: bytes = b""
 
 
 def report_columns(
@@ -165,9 +182,17 @@ class FileCheckpoint:
     member: str | None = None
     row: int = 0
     done: bool = False
+    #: When this listing completed: every ad it confirmed unchanged was seen then.
+    listed_at: str | None = None
+    #: When the scope's previous listing completed: the last time a vanished ad was seen.
+    previous_listed_at: str | None = None
 
     @classmethod
-    def start(cls, downloaded: DownloadedFile) -> FileCheckpoint:
+    def start(cls, downloaded: DownloadedFile, previous: FileCheckpoint | None) -> FileCheckpoint:
+        """A new listing of ``downloaded``, after the last one completed in ``previous``."""
+        last = None
+        if previous is not None:
+            last = previous.listed_at if previous.done else previous.previous_listed_at
         return cls(
             url=downloaded.url,
             sha256=downloaded.sha256,
@@ -176,6 +201,7 @@ class FileCheckpoint:
             etag=downloaded.validators.etag,
             last_modified=downloaded.validators.last_modified,
             listing_started_at=datetime.now(UTC).isoformat(),
+            previous_listed_at=last,
         )
 
     @classmethod
@@ -184,8 +210,8 @@ class FileCheckpoint:
         if not state:
             return None
         try:
-            return cls(**{name: state[name] for name in cls.__dataclass_fields__})
-        except (KeyError, TypeError):
+            return cls(**{name: state[name] for name in cls.__dataclass_fields__ if name in state})
+        except TypeError:
             return None
 
     def to_state(self) -> dict[str, Any]:
@@ -228,15 +254,28 @@ class _PageBuilder:
     report_date: date | None
     notices: Notices
     batch_size: int
+    #: Fingerprints of the scope's stored ads (``None``: read every row in full).
+    known: KnownRows | None = None
+    ad_member: str | None = None
+    row_salt: bytes = b""
     ads: list[NormalisedAd] = field(default_factory=list)
     advertisers: list[AdvertiserRecord] = field(default_factory=list)
     tables: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = field(default_factory=dict)
     quarantined: list[Quarantined] = field(default_factory=list)
     rows: int = 0
+    unchanged: int = 0
 
-    def add(self, parser: MemberParser, row: CsvRow, header: list[str]) -> None:
-        ref = f"{parser.member}:{row.line}"
+    def skip_unchanged(self) -> None:
+        """Count a row a stored ad already has: nothing is parsed or written."""
         self.rows += 1
+        self.unchanged += 1
+
+    def add(
+        self, parser: MemberParser, row: CsvRow, header: list[str], raw_hash: int | None
+    ) -> None:
+        """Parse one row into records (``raw_hash``: its fingerprint, for an ad row)."""
+        self.rows += 1
+        ref = f"{parser.member}:{row.line}"
         if len(row.fields) > len(header):
             reason = f"row has {len(row.fields)} cells, header has {len(header)}"
             self.quarantined.append(Quarantined(reason, json.dumps(row.fields), ref))
@@ -248,12 +287,13 @@ class _PageBuilder:
             self.quarantined.append(Quarantined(str(exc), json.dumps(values), ref))
             return
         for item in items:
-            self._keep(item, row.repaired)
+            self._keep(item, row.repaired, raw_hash)
 
-    def _keep(self, item: Item, repaired: bool) -> None:
+    def _keep(self, item: Item, repaired: bool, raw_hash: int | None) -> None:
         if isinstance(item, NormalisedAd):
             if repaired:
                 item.extra["encoding_repaired"] = True
+            item.raw_hash = raw_hash
             self.ads.append(item)
         elif isinstance(item, AdvertiserRecord):
             self.advertisers.append(item)
@@ -261,7 +301,10 @@ class _PageBuilder:
             self.tables.setdefault((item.table, item.key), []).append(item.values)
 
     def full(self) -> bool:
-        return self.rows >= self.batch_size
+        """A Page holds ``batch_size`` rows read in full; skipped rows cost no memory, so they
+        only close a Page every :data:`SKIPPED_PER_PAGE` batches (a commit costs ~10 ms)."""
+        read = self.rows - self.unchanged
+        return read >= self.batch_size or self.rows >= self.batch_size * SKIPPED_PER_PAGE
 
     def pending(self) -> bool:
         return self.rows > 0
@@ -279,22 +322,27 @@ class _PageBuilder:
             raw=self.raw,
             notices=self.notices.drain(),
             report_date=self.report_date,
+            unchanged=self.unchanged,
         )
         self.ads, self.advertisers, self.tables, self.quarantined = [], [], {}, []
-        self.rows = 0
+        self.rows = self.unchanged = 0
         return page
 
     def final(self) -> Page:
         """The closing Page: the file is done and its listing is complete."""
-        self.checkpoint = replace(self.checkpoint, done=True)
+        listed_at = datetime.now(UTC)
+        self.checkpoint = replace(self.checkpoint, done=True, listed_at=listed_at.isoformat())
+        previous = self.checkpoint.previous_listed_at
         return Page(
             scope=self.scope,
             checkpoint=self.checkpoint.to_state(),
             raw=self.raw,
             listing_complete=True,
             listing_started_at=datetime.fromisoformat(self.checkpoint.listing_started_at),
+            previous_listing_at=datetime.fromisoformat(previous) if previous else None,
             notices=self.notices.drain(),
             report_date=self.report_date,
+            listing_unseen=self.known.unseen() if self.known is not None else None,
         )
 
 
@@ -346,7 +394,7 @@ class BulkFileCollector(Collector):
             assert previous is not None
             return None if previous.done else _Start(previous)
         if previous is None or downloaded.sha256 != previous.sha256:
-            return _Start(FileCheckpoint.start(downloaded), fresh=True)
+            return _Start(FileCheckpoint.start(downloaded, previous), fresh=True)
         refreshed = previous.refreshed(downloaded)
         if not previous.done:
             return _Start(refreshed)
@@ -401,28 +449,58 @@ class BulkFileCollector(Collector):
                 report_date=plan.report_date,
                 notices=notices,
                 batch_size=self.settings.batch_size,
+                known=self._known_rows(scope, plan),
+                ad_member=plan.ad_member,
+                row_salt=plan.row_salt,
             )
             members = archive.members()
             self._report_unread(members, plan, notices)
-            for parser in _from_member(plan.parsers, checkpoint.member):
+            resume_at = _resume_index(plan.parsers, checkpoint.member)
+            for index, parser in enumerate(plan.parsers):
                 info = members.get(parser.member)
                 if info is None:
-                    notices.add(f"{parser.member} is not in this file")
+                    if index >= resume_at:
+                        notices.add(f"{parser.member} is not in this file")
+                    continue
+                # A member finished before the checkpoint is skipped whole; the ad member's
+                # rows are still fingerprinted so that they count as seen for delisting.
+                if index < resume_at and parser.member != builder.ad_member:
+                    continue
+                if index < resume_at and builder.known is None:
                     continue
                 skip = checkpoint.row if parser.member == checkpoint.member else 0
                 with archive.open(info) as binary:
-                    yield from self._read_member(
-                        parser, CsvStream(binary, parser.member), skip, builder
-                    )
+                    stream = CsvStream(binary, parser.member)
+                    if index < resume_at:
+                        _confirm_all(stream, builder)
+                        continue
+                    yield from self._read_member(parser, stream, skip, builder)
             yield builder.final()
+
+    def _known_rows(self, scope: str, plan: FilePlan) -> KnownRows | None:
+        reader = self.context.known_rows
+        if plan.ad_member is None or reader is None or not self.settings.skip_unchanged:
+            return None
+        return KnownRows(reader(self.name, scope))
 
     def _read_member(
         self, parser: MemberParser, stream: CsvStream, skip: int, builder: _PageBuilder
     ) -> Iterator[Page]:
         parser.begin(stream.header, builder.notices)
         done = skip
-        for row in stream.rows(skip):
-            builder.add(parser, row, stream.header)
+        fingerprint = row_hasher(builder.row_salt) if parser.member == builder.ad_member else None
+        known = builder.known if fingerprint is not None else None
+        # Rows before a resumed checkpoint are committed; when rows are being skipped as
+        # unchanged, they are still fingerprinted so that they count as seen for delisting.
+        for row in stream.rows(0 if known is not None else skip):
+            raw_hash = fingerprint(row.fields) if fingerprint is not None else None
+            unchanged = known is not None and known.confirm(raw_hash)  # type: ignore[arg-type]
+            if row.index < skip:
+                continue
+            if unchanged:
+                builder.skip_unchanged()
+            else:
+                builder.add(parser, row, stream.header, raw_hash)
             done = row.index + 1
             if builder.full():
                 yield builder.page(parser.member, done)
@@ -441,9 +519,15 @@ class BulkFileCollector(Collector):
                 notices.add(f"member {name} is not imported (kept in the raw file)")
 
 
-def _from_member(parsers: list[MemberParser], member: str | None) -> list[MemberParser]:
-    """The parsers from the checkpoint's member on (all of them for a fresh start)."""
+def _resume_index(parsers: list[MemberParser], member: str | None) -> int:
+    """Index of the checkpoint's member among the parsers (0 for a fresh start)."""
     names = [parser.member for parser in parsers]
-    if member is None or member not in names:
-        return parsers
-    return parsers[names.index(member) :]
+    return names.index(member) if member in names else 0
+
+
+def _confirm_all(stream: CsvStream, builder: _PageBuilder) -> None:
+    """Fingerprint every row of a finished ad member, only to mark stored ads as seen."""
+    assert builder.known is not None
+    fingerprint = row_hasher(builder.row_salt)
+    for row in stream.rows():
+        builder.known.confirm(fingerprint(row.fields))

@@ -94,15 +94,17 @@ class CsvStream:
     def rows(self, skip: int = 0) -> Iterator[CsvRow]:
         """Data rows in order, after skipping the first ``skip`` of them; blank lines ignored."""
         index = 0
-        while True:
-            start_line = self._reader.line_num + 1
+        reader = self._reader
+        while True:  # the hot loop of every bulk import: no call that is not needed
+            start_line = reader.line_num + 1
             fields = self._next()
             if fields is None:
                 return
-            if not fields or fields == [""]:
+            if len(fields) < 2 and (not fields or not fields[0]):
                 continue
             if index >= skip:
-                yield CsvRow(index, start_line, fields, self._repaired(fields))
+                repaired = _COUNTER.count != self._errors_seen and self._repaired(fields)
+                yield CsvRow(index, start_line, fields, repaired)
             index += 1
 
     def _next(self) -> list[str] | None:
@@ -117,8 +119,6 @@ class CsvStream:
             ) from exc
 
     def _repaired(self, fields: list[str]) -> bool:
-        if _COUNTER.count == self._errors_seen:
-            return False
         if not any(_REPLACEMENT in field for field in fields):
             return False
         self.repaired_rows += 1

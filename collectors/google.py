@@ -45,6 +45,7 @@ from collectors.countries import country_code, is_country_name
 from collectors.csvstream import CsvStream
 from collectors.download import BulkArchive
 from collectors.records import AdvertiserRecord, NormalisedAd, SpendRange, TargetingItem
+from collectors.unchanged import row_salt
 from collectors.values import parse_bool, parse_date, parse_int, parse_utc, split_list
 
 SOURCE = "google"
@@ -109,6 +110,11 @@ class BundleIds:
 
     advertisers: IdMap = field(default_factory=IdMap)
     creatives: IdMap = field(default_factory=IdMap)
+
+    def fingerprint(self) -> str:
+        """Both maps as one string: a row normalises differently once they change."""
+        pairs = (sorted(m.previous.items()) for m in (self.advertisers, self.creatives))
+        return repr(tuple(pairs))
 
 
 def mapping_columns(header: Sequence[str]) -> tuple[str, str] | None:
@@ -227,11 +233,15 @@ def amount_columns(header: Iterable[str]) -> dict[str, str]:
 
 
 def amounts(values: Mapping[str, str], columns: Mapping[str, str]) -> list[tuple[str, int]]:
-    """Non-zero amounts by currency: Google writes zero for every other currency."""
+    """Every published amount by currency, zeros included; only an empty cell is absent.
+
+    In the aggregate files each currency column is a rounded conversion, so ``0`` is a value
+    (spend below the rounding step) and a row of zeros still says the advertiser was listed.
+    """
     found = []
     for currency, column in columns.items():
         amount = parse_int(values.get(column, ""))
-        if amount:
+        if amount is not None:
             found.append((currency, amount))
     return found
 
@@ -435,7 +445,7 @@ ADVERTISER_COLUMNS = frozenset(
 def normalise_advertiser_row(
     values: Mapping[str, str], ids: BundleIds | None = None
 ) -> tuple[AdvertiserRecord, list[tuple[str, int]]]:
-    """One ``advertiser-stats`` row: the advertiser and its non-zero total spend by currency."""
+    """One ``advertiser-stats`` row: the advertiser and its total spend by currency."""
     ids = ids or BundleIds()
     current = values.get("Advertiser_ID", "").strip()
     if not current:
@@ -673,6 +683,8 @@ class GoogleCollector(BulkFileCollector):
             parsers=bundle_parsers(ids),
             ignored=("README.txt", UPDATED, CAMPAIGN_TARGETING),
             report_date=read_report_date(archive, notices),
+            ad_member=CREATIVE_STATS,
+            row_salt=row_salt(SOURCE, ids.fingerprint()),
         )
 
 

@@ -165,6 +165,9 @@ class NormalisedAd:
     extra: JsonDict = field(default_factory=dict)
     #: Where in a bulk file the row came from (``member:line``); API pages leave it ``None``.
     raw_ref: str | None = None
+    #: Fingerprint of the bulk row the ad came from (:mod:`collectors.unchanged`); API ads
+    #: leave it ``None``.
+    raw_hash: int | None = None
 
 
 @dataclass(slots=True)
@@ -230,6 +233,15 @@ class Page:
     notices: list[str] = field(default_factory=list)
     #: The platform's own report date, if it publishes one (Google's "updated" file).
     report_date: date | None = None
+    #: Rows of this Page skipped because a stored ad has their fingerprint (counted as records).
+    unchanged: int = 0
+    #: On a ``listing_complete`` Page of a collector that skips unchanged rows: ids of the
+    #: scope's stored ads that no row confirmed, the only ones that may be delisted. ``None``:
+    #: every ad of the scope not seen since ``listing_started_at`` is delisted.
+    listing_unseen: list[int] | None = None
+    #: When the scope's previous listing completed (with ``listing_unseen``): the last time an
+    #: ad delisted now was seen, since confirming it unchanged wrote nothing.
+    previous_listing_at: datetime | None = None
 
 
 #: Integer columns are 64-bit on both engines; a Python int outside this range cannot be stored.

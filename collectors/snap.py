@@ -38,6 +38,7 @@ from collectors.records import (
     SpendRange,
     TargetingItem,
 )
+from collectors.unchanged import row_salt
 from collectors.values import parse_int, parse_utc, split_items, split_list
 
 SOURCE = "snap"
@@ -219,4 +220,9 @@ class SnapCollector(BulkFileCollector):
 
     def plan(self, archive: BulkArchive, notices: Notices) -> FilePlan:
         ignored = [name for name in archive.members() if name.lower().startswith("readme")]
-        return FilePlan(parsers=[PoliticalAdsParser()], ignored=ignored)
+        return FilePlan(
+            parsers=[PoliticalAdsParser()],
+            ignored=ignored,
+            ad_member=MEMBER,
+            row_salt=row_salt(SOURCE),
+        )

@@ -25,9 +25,11 @@ from collectors.base import Collector, CollectorContext, CollectorError, ScopeSk
 from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.actors_step import resolve_actors
+from pipeline.adrows import PageResult
 from pipeline.config import Config, ConfigError
 from pipeline.evidence.practices.refresh import refresh_indicators
-from pipeline.load import PageResult, load_page
+from pipeline.listing import known_rows_reader
+from pipeline.load import load_page
 from pipeline.lock import SourceLocks
 from pipeline.retention import prune_files
 from schema.models import Checkpoint, CollectionRun
@@ -277,6 +279,7 @@ class Runner:
             log=self.log.getChild(name),
             since=since,
             sleep=self._sleep,
+            known_rows=known_rows_reader(self.engine),
         )
         collector = collector_class(name)(settings, context)
         self.redactor.add(collector.secrets())

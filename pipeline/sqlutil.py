@@ -42,6 +42,10 @@ def upsert(conn: Connection, table: Table, key: Sequence[str], columns: Iterable
     return stmt.on_conflict_do_update(index_elements=list(key), set_=update)
 
 
+#: Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
+IN_CHUNK = 900
+
+
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Slices of at most ``size`` items (keeps IN lists under the bound-parameter limits)."""
     for start in range(0, len(items), size):

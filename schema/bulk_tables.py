@@ -2,9 +2,10 @@
 
 Google reports spend per advertiser, week, country and state in one column per currency, and
 the set of currency columns changes every year or two (HRK dropped in 2023, BRL…MXN added by
-2025). These tables are therefore long: one row per ``currency`` with a non-zero amount, so a
-new currency is a new value, never a migration. A zero or empty cell is not stored: Google
-fills every currency but the purchase currency with zero.
+2025). These tables are therefore long: one row per ``currency`` with a published amount, so a
+new currency is a new value, never a migration. Every currency column is a published, rounded
+conversion, so ``0`` is stored like any amount (spend below the rounding step; a row of zeros
+still says the advertiser was listed that week); only an empty cell is absent.
 
 Advertisers are referred to by Google's own id (``source_advertiser_id``, the same column as in
 ``advertisers``; join on ``advertisers.source = 'google'``). Renumbered ids are already mapped

@@ -119,6 +119,14 @@ class RawRecord(Base):
     )
 
 
+#: ``ads.last_seen_at`` (migration 0007 says the same on PostgreSQL, which stores comments).
+LAST_SEEN_COMMENT = (
+    "last collected by adlib (UTC); bulk files: the last listing that wrote the ad, and a "
+    "listed ad (delisted_at NULL) is also in its scope's latest listing (checkpoints.state "
+    "listed_at)"
+)
+
+
 class Ad(Base):
     __tablename__ = "ads"
     __table_args__ = (
@@ -192,7 +200,7 @@ class Ad(Base):
         comment="platform-specific attributes without a column (JSON)"
     )
     first_seen_at: Mapped[datetime] = mapped_column(comment="first collected by adlib (UTC)")
-    last_seen_at: Mapped[datetime] = mapped_column(comment="last collected by adlib (UTC)")
+    last_seen_at: Mapped[datetime] = mapped_column(comment=LAST_SEEN_COMMENT)
     changed_at: Mapped[datetime] = mapped_column(comment="last time any reported value changed")
     delisted_at: Mapped[datetime | None] = mapped_column(
         comment="when a complete listing (bulk file) no longer contained the ad; NULL if listed"
@@ -208,6 +216,10 @@ class Ad(Base):
     )
     raw_ref: Mapped[str | None] = mapped_column(
         Text, comment="bulk files: member:line of the row inside the raw file"
+    )
+    raw_hash: Mapped[int | None] = mapped_column(
+        comment="bulk files: 64-bit fingerprint of the raw row; a re-import skips rows it "
+        "already has without reading them"
     )
 
 

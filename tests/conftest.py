@@ -107,6 +107,12 @@ def another_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def twin_database_urls(database_url: str, another_database_url: str) -> tuple[str, str]:
+    """Two fresh databases on the same engine, once per engine (to compare two code paths)."""
+    return database_url, another_database_url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a fresh database, once per engine."""

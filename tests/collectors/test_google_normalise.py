@@ -229,14 +229,16 @@ def test_advertiser_stats_sample_rows() -> None:
     assert lee.name == "FRIENDS OF MIKE LEE INC"
     assert lee.public_ids == ["FEC ID C00473827"]
     assert lee.extra == {"regions": ["US"], "total_creatives": 179}
-    assert lee_spend == [("USD", 318600)]
+    # Every published currency, zeros included (a rounded conversion below its step).
+    assert len(lee_spend) == 20 and dict(lee_spend)["USD"] == 318600
+    assert sorted(amount for _, amount in lee_spend)[:-1] == [0] * 19
     spo, spo_spend = by_id["AR09517231465864101889"]
     assert spo.extra["regions"] == ["AT", "BE", "DE"]
-    assert spo_spend == [("EUR", 650)]
+    assert dict(spo_spend)["EUR"] == 650
     assert by_id["AR03405196719632154625"][0].public_ids == ["EIN ID 81-4571869"]
     assert by_id["AR02449589173699477505"][0].public_ids == ["Registered in US-WI 0106228"]
-    assert by_id["AR00561615524262313985"][1] == [("MXN", 17618000)]
-    assert by_id["AR04185907356116189185"][1] == [("BRL", 6000)]
+    assert dict(by_id["AR00561615524262313985"][1])["MXN"] == 17618000
+    assert dict(by_id["AR04185907356116189185"][1])["BRL"] == 6000
 
 
 def test_advertiser_stats_2018_header() -> None:
@@ -254,7 +256,9 @@ def test_advertiser_stats_2018_header() -> None:
     assert {"source_advertiser_id": "AR100996740080992256", "currency": "USD", "spend": 10900} in (
         spends
     )
-    assert not any(s["source_advertiser_id"] == "AR102122639987834880" for s in spends)
+    # A zero is a value: the advertiser was listed with spend below Google's rounding step.
+    zero = {"source_advertiser_id": "AR102122639987834880", "currency": "USD", "spend": 0}
+    assert zero in spends
 
 
 def test_weekly_spend_2018_sample() -> None:
@@ -293,14 +297,23 @@ def test_advertiser_geo_spend_c2020_rows_with_hrk() -> None:
     parser.begin(list(rows[0]), notices)
     assert notices.drain() == []
     values = [item.values for item in parser.parse(rows[0], "ref") if isinstance(item, TableRow)]
-    assert values == [
-        {"source_advertiser_id": "AR100201587015680000", "country": "US",
-         "subdivision_primary": "WI", "currency": "INR", "spend": 500},
-        {"source_advertiser_id": "AR100201587015680000", "country": "US",
-         "subdivision_primary": "WI", "currency": "BGN", "spend": 25},
-        {"source_advertiser_id": "AR100201587015680000", "country": "US",
-         "subdivision_primary": "WI", "currency": "HRK", "spend": 100},
-    ]  # fmt: skip
+    keys = {"source_advertiser_id": "AR100201587015680000", "country": "US",
+            "subdivision_primary": "WI"}  # fmt: skip
+    spend = {"USD": 0, "EUR": 0, "INR": 500, "BGN": 25, "HRK": 100, "CZK": 0, "DKK": 0,
+             "HUF": 0, "PLN": 0, "RON": 0, "SEK": 0, "GBP": 0, "ILS": 0, "NZD": 0}  # fmt: skip
+    assert values == [{**keys, "currency": c, "spend": amount} for c, amount in spend.items()]
+
+
+def test_aggregate_zeros_are_stored_and_only_empty_cells_are_absent() -> None:
+    parser = next(p for p in bundle_parsers(BundleIds()) if p.member.endswith("weekly-spend.csv"))
+    header = ["Advertiser_ID", "Advertiser_Name", "Election_Cycle", "Week_Start_Date",
+              "Spend_USD", "Spend_EUR", "Spend_INR"]  # fmt: skip
+    parser.begin(header, Notices())
+    row = dict(
+        zip(header, ["AR1", "A", "US-Federal-2018", "2019-03-03", "0", "", "0"], strict=True)
+    )
+    items = [i.values for i in parser.parse(row, "ref") if isinstance(i, TableRow)]
+    assert [(i["currency"], i["spend"]) for i in items] == [("USD", 0), ("INR", 0)]
 
 
 def test_top_keywords_2018_sample() -> None:

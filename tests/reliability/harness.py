@@ -42,6 +42,10 @@ COUNTRIES = ["US", "BR", "KE"]
 KILL_POINTS = ("page_fetched", "in_batch", "after_commit")
 #: Every registered platform gets kill -9 trials; :func:`serve` must know how to start it.
 SOURCES = tuple(REGISTRY)
+#: Where a re-import is killed, in committed Pages (unchanged rows fill them 50 times faster, so
+#: a re-import commits few): Google's past its ad member (the id maps, then the ads, come
+#: first), so the rerun resumes in a later member; Snap's only re-read year has two Pages.
+REIMPORT_KILL_PAGES = {"google": (3, 6), "snap": (1, 2)}
 
 
 @dataclass(slots=True)
@@ -108,7 +112,10 @@ _CHILDREN = ("ad_countries", "ad_regions", "ad_demographics", "ad_creatives", "a
 def snapshot(url: str) -> set[tuple[Any, ...]]:
     """Every row a rerun must reproduce, as tagged tuples free of surrogate ids and times."""
     rows: set[tuple[Any, ...]] = set()
-    ads = "SELECT source, source_ad_id, content_hash, spend_lower, spend_upper FROM ads"
+    ads = (
+        "SELECT source, source_ad_id, content_hash, spend_lower, spend_upper, "
+        "CASE WHEN delisted_at IS NULL THEN 'listed' ELSE 'delisted' END FROM ads"
+    )
     rows |= {("ads", *r) for r in query(url, ads)}
     for table in (*_CHILDREN, "ad_observations"):
         sql = (
@@ -241,6 +248,67 @@ def kill_trials(source_name: str, engine: str, trials: int, seed: int, folder: P
                 result.unhandled += unhandled(resumed) + (resumed.returncode != 0)
                 compare(expected, url, result)
     return result
+
+
+def reimport_kill_trials(
+    source_name: str, engine: str, trials: int, seed: int, folder: Path
+) -> Result:
+    """kill -9 at a random point of a nightly re-import, rerun, compare with an uninterrupted one.
+
+    The re-import reads a new version of the file with changed and removed ads, so it skips
+    the unchanged rows, writes the changed ones and delists the removed ones.
+    """
+    result = Result(f"kill -9 during a re-import ({source_name})", engine)
+    rng = random.Random(f"{seed}:reimport:{source_name}:{engine}")
+    with serve(source_name, folder) as source:
+        first, second = _two_versions(source)
+
+        def import_both(config: Path, **env: str) -> list[subprocess.CompletedProcess[str]]:
+            first()
+            done = [collect(config, source_name)]
+            second()
+            return [*done, collect(config, source_name, **env)]
+
+        with database("sqlite", folder) as url:
+            runs = import_both(configure(folder / "reimport-reference", url, source))
+            if any(run.returncode != 0 for run in runs):
+                raise RuntimeError(f"reference re-import failed: {runs[-1].stderr[-2000:]}")
+            expected = snapshot(url)
+        for trial in range(trials):
+            point = f"{rng.choice(KILL_POINTS)}:{rng.randint(*REIMPORT_KILL_PAGES[source_name])}"
+            with database(engine, folder) as url:
+                config = configure(folder / f"reimport-kill-{trial}", url, source)
+                *_, killed = import_both(config, ADLIB_FAULT_KILL=point)
+                resumed = collect(config, source_name)
+                result.trials += 1
+                result.faults += killed.returncode == -9
+                result.unhandled += unhandled(resumed) + (resumed.returncode != 0)
+                compare(expected, url, result)
+    return result
+
+
+def _two_versions(source: Source) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Publishers of the replica's current file(s) and of a version with changed and removed
+    ads (a bulk source: Google's bundle or Snap's years)."""
+    replica = source.replica
+    endpoints = [replica.endpoint] if source.name == "google" else list(replica.endpoints.values())
+    before = [endpoint.path for endpoint in endpoints]
+    if source.name == "google":
+        replica.change_ads(0.05)
+        replica.remove_ads(2)
+    else:
+        replica.change_ads(2023, 0.2)
+        replica.remove_ads(2023, sorted(replica.rows[2023])[:2])
+    after = [endpoint.path for endpoint in endpoints]
+
+    def publisher(paths: list[Path]) -> Callable[[], None]:
+        def publish() -> None:
+            for endpoint, path in zip(endpoints, paths, strict=True):
+                endpoint.publish(path)
+
+        return publish
+
+    return publisher(before), publisher(after)
 
 
 def platform_errors(engine: str, folder: Path) -> Result:
@@ -459,6 +527,10 @@ def run_matrix(*, trials: int, seed: int, engines: tuple[str, ...]) -> list[Resu
     try:
         for engine in engines:
             results += [kill_trials(s, engine, trials, seed, folder / s / engine) for s in SOURCES]
+            results += [
+                reimport_kill_trials(s, engine, trials, seed, folder / f"re-{s}" / engine)
+                for s in ("google", "snap")
+            ]
             results.append(platform_errors(engine, folder / "errors" / engine))
             results.append(disk_full(engine, folder / "full" / engine))
         if "postgresql" in engines and pg_restart_available():

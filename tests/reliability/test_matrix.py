@@ -40,6 +40,12 @@ def test_kill_9_at_a_random_point_then_rerun(engine_name: str, source: str, tmp_
     assert_clean(harness.kill_trials(source, engine_name, trials=1, seed=6, folder=tmp_path))
 
 
+@pytest.mark.parametrize("source", ["google", "snap"])
+def test_kill_9_during_a_reimport_then_rerun(engine_name: str, source: str, tmp_path: Path) -> None:
+    result = harness.reimport_kill_trials(source, engine_name, trials=1, seed=6, folder=tmp_path)
+    assert_clean(result)
+
+
 def test_disk_full_while_downloading_and_committing(engine_name: str, tmp_path: Path) -> None:
     assert_clean(harness.disk_full(engine_name, tmp_path))
 
