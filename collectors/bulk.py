@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import Field
 
-from collectors.base import Collector, SourceSettings
+from collectors.base import Collector, FatalError, SourceSettings
 from collectors.csvstream import CsvFormatError, CsvRow, CsvStream
 from collectors.download import (
     BulkArchive,
@@ -377,6 +377,33 @@ class BulkFileCollector(Collector):
 
     def files_kept(self) -> int | None:
         return self.settings.keep_files
+
+    def replay(self, scope: str, raw: RawPayload) -> Iterator[Page]:
+        """A kept file read again, as the listing it was when fetched; nothing is downloaded.
+
+        Every row takes the full path (no unchanged-row skipping: the target may be empty),
+        and the closing Page delists what this listing no longer held, as on the night it
+        was first read.
+        """
+        if raw.kind != "file" or not raw.path:
+            raise FatalError(f"{self.name} replays kept bulk files, not {raw.kind} records")
+        path = self.context.data_dir / raw.path  # an absolute path stays as it is
+        try:
+            relative = path.relative_to(self.context.data_dir)
+        except ValueError:
+            raise FatalError(
+                f"{path} is not under the data directory {self.context.data_dir}"
+            ) from None
+        checkpoint = FileCheckpoint(
+            url=raw.url,
+            sha256=raw.sha256 or "",
+            path=str(relative),
+            size=raw.size_bytes if raw.size_bytes is not None else path.stat().st_size,
+            etag=None,
+            last_modified=None,
+            listing_started_at=(raw.fetched_at or datetime.now(UTC)).isoformat(),
+        )
+        yield from self._read(scope, checkpoint, fresh=False)
 
     def close(self) -> None:
         if self._client is not None:

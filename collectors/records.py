@@ -206,6 +206,9 @@ class RawPayload:
     path: str | None = None
     sha256: str | None = None
     size_bytes: int | None = None
+    #: When it was first fetched; set on replays of the archive (``Collector.replay``), so a
+    #: replayed bulk file is the listing it was then.
+    fetched_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -205,7 +205,12 @@ def _replay_record(
 def _payload(data_dir: Path, row: Row[Any], replay: ScopeReplay) -> RawPayload | None:
     """The archived record as the collector first saw it, or ``None`` when it is gone."""
     if row.kind == "page":
-        return RawPayload(kind="page", url=row.url, content=gzip.decompress(row.payload or b""))
+        return RawPayload(
+            kind="page",
+            url=row.url,
+            content=gzip.decompress(row.payload or b""),
+            fetched_at=row.fetched_at,
+        )
     path = data_dir / (row.path or "")
     if row.pruned_at is not None or not row.path or not path.is_file():
         replay.problems.append("bulk files deleted by retention (keep_files) cannot be replayed")
@@ -216,6 +221,7 @@ def _payload(data_dir: Path, row: Row[Any], replay: ScopeReplay) -> RawPayload |
         path=str(path),
         sha256=row.content_hash,
         size_bytes=row.size_bytes,
+        fetched_at=row.fetched_at,
     )
 
 

@@ -11,6 +11,7 @@ from collectors.replicas import ReplicaServer
 from collectors.replicas.meta import MetaReplica
 from schema.models import AD_CHILD_TABLES
 from tests.conftest import run_cli, write_config
+from tests.pipeline.ops_helpers import bulk_replicas, ops_config
 
 TOKEN = "EAAGrebuildTOKENneverStored0001"
 #: adlib's own bookkeeping: ids, run ids and the times adlib (not the platform) wrote.
@@ -26,6 +27,7 @@ OWN = {
     "changed_at",
     "updated_at",
     "observed_at",
+    "delisted_at",  # compared as a flag: whether the ad is delisted (see _snapshot)
 }
 
 
@@ -65,6 +67,12 @@ def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
             )
         )
         snap["funders"] = sorted(tuple(r) for r in conn.execute(text("SELECT name FROM funders")))
+        snap["delisted"] = sorted(
+            tuple(r)
+            for r in conn.execute(
+                text("SELECT source, source_ad_id FROM ads WHERE delisted_at IS NOT NULL")
+            )
+        )
         snap["checkpoints"] = sorted(
             (r[0], r[1], repr(r[2]))
             for r in conn.execute(text("SELECT source, scope, state FROM checkpoints"))
@@ -114,3 +122,42 @@ def test_collect_then_rebuild_gives_the_same_ads_children_and_history(
     assert again.returncode == 2 and "is not empty" in again.stderr
     same = run_cli("db", "rebuild", "--config", str(config), "--to", database_url)
     assert same.returncode == 2 and len(same.stderr.strip().splitlines()) == 1
+
+
+def test_bulk_files_replay_as_the_listings_they_were(
+    database_url: str, another_database_url: str, tmp_path: Path
+) -> None:
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        sources = replicas.sources(google={"keep_files": None}, snap={"keep_files": None})
+        config = ops_config(tmp_path, database_url, sources)
+        assert run_cli("collect", "--config", str(config)).returncode == 0
+        replicas.google.change_ads(0.2)
+        removed = replicas.google.remove_ads(3)  # delisted by the next listing
+        replicas.snap.change_ads(2022, 0.3)
+        assert run_cli("collect", "--config", str(config)).returncode == 0
+    rebuilt = run_cli("db", "rebuild", "--config", str(config), "--to", another_database_url)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+
+    original, copy = _snapshot(database_url), _snapshot(another_database_url)
+    assert {ad_id for _, ad_id in original["delisted"]} == set(removed)
+    assert len(original["ad_observations"]) > len(original["ads"])  # the changes are history
+    for table, rows in original.items():
+        assert copy[table] == rows, table
+
+
+def test_a_bulk_file_pruned_by_retention_leaves_its_scope_incomplete(
+    tmp_path: Path,
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'adlib.sqlite'}"
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        config = ops_config(tmp_path, database_url, replicas.sources(google={"keep_files": 1}))
+        assert run_cli("collect", "--config", str(config), "--source", "google").returncode == 0
+        replicas.google.change_ads(0.2)
+        assert run_cli("collect", "--config", str(config), "--source", "google").returncode == 0
+    target = f"sqlite:///{tmp_path / 'rebuilt.sqlite'}"
+    rebuilt = run_cli("db", "rebuild", "--config", str(config), "--to", target)
+    assert rebuilt.returncode == 1, rebuilt.stdout + rebuilt.stderr
+    assert (
+        "PROBLEM google/bundle: incomplete: bulk files deleted by retention (keep_files) "
+        "cannot be replayed" in rebuilt.stdout
+    )
