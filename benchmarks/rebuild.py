@@ -45,7 +45,27 @@ def meta(folder: Path, n_ads: int) -> Iterator[dict[str, Any]]:
         yield {"base_url": server.url, "access_token": TOKEN, "page_size": 500}
 
 
-PLATFORMS: dict[str, Setup] = {"meta": meta}
+@contextmanager
+def google(folder: Path, n_ads: int) -> Iterator[dict[str, Any]]:
+    from collectors.replicas import ReplicaServer
+    from collectors.replicas.google import GoogleBundleReplica
+
+    replica = GoogleBundleReplica(folder / "google-replica", ads=n_ads, seed=1)
+    with ReplicaServer(replica.handle) as server:
+        yield replica.settings(server.url)
+
+
+@contextmanager
+def snap(folder: Path, n_ads: int) -> Iterator[dict[str, Any]]:
+    from collectors.replicas import ReplicaServer
+    from collectors.replicas.snap import SnapReplica
+
+    replica = SnapReplica(folder / "snap-replica", years=(2024,), ads=n_ads)
+    with ReplicaServer(replica.handle) as server:
+        yield replica.settings(server.url)
+
+
+PLATFORMS: dict[str, Setup] = {"meta": meta, "google": google, "snap": snap}
 
 
 #: Runs `adlib` and, at exit, writes the process's own peak RSS (KiB) to $ADLIB_BENCH_RSS.
