@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: Google's and Snap's real sample rows: one copy, shipped with the replicas that serve them.
+SAMPLES = Path(__file__).parent.parent / "collectors" / "replicas" / "samples"
 REPO = Path(__file__).parent.parent
 
 # CI (ADLIB_REQUIRE_PG=1) draws the same Hypothesis examples on every run, so whether a change

@@ -10,8 +10,6 @@ from typing import Any
 from collectors.base import Collector, CollectorContext
 from collectors.records import Page
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
-
 
 def context(data_dir: Path) -> CollectorContext:
     """A collector context whose waits are instant."""

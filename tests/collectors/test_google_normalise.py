@@ -24,9 +24,9 @@ from collectors.google import (
     split_geo_targeting,
 )
 from collectors.records import AdvertiserRecord, SpendRange, TargetingItem
-from tests.collectors.bulk_helpers import FIXTURES
+from tests.conftest import SAMPLES
 
-GOOGLE = FIXTURES / "google"
+GOOGLE = SAMPLES
 CURRENCIES = ("USD", "EUR", "BRL", "MXN")
 
 

@@ -12,9 +12,9 @@ from collectors.bulk import Notices
 from collectors.records import CreativeRecord, SpendRange, TargetingItem
 from collectors.replicas.snap import HEADER_34, HEADER_38
 from collectors.snap import PoliticalAdsParser, normalise_snap_row
-from tests.collectors.bulk_helpers import FIXTURES
+from tests.conftest import SAMPLES
 
-SNAP = FIXTURES / "snap"
+SNAP = SAMPLES
 
 
 def sample(year: int) -> list[dict[str, str]]:

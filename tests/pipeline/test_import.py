@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select
 
 from schema.models import CollectionRun, QuarantinedRecord, RawRecord
 from schema.report_tables import MetaReportLocation, MetaReportSpend
-from tests.conftest import run_cli
+from tests.conftest import SAMPLES, run_cli
 from tests.pipeline.ops_helpers import ops_config
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "meta_report"
@@ -247,9 +247,7 @@ def test_google_and_snap_files_are_recognised_but_not_importable_yet(
             archive.writestr("google-political-ads-creative-stats.csv", "Ad_ID,Ad_URL\n")
     else:
         path = tmp_path / "PoliticalAds.csv"
-        shutil.copy(
-            Path(__file__).parent.parent / "fixtures/snap/snap_PoliticalAds_2020_sample.csv", path
-        )
+        shutil.copy(SAMPLES / "snap_PoliticalAds_2020_sample.csv", path)
     config = _config(tmp_path, f"sqlite:///{tmp_path / 'adlib.sqlite'}")
     result = _import(config, path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1

@@ -34,10 +34,10 @@ from collectors.snap import normalise_snap_row
 from pipeline.load import load_page
 from pipeline.runner import open_run
 from schema.models import Ad, QuarantinedRecord
+from tests.conftest import SAMPLES
 from tests.reliability.mutations import mutated, mutated_row
 
 TOKEN = "EAAhostileRecordsTOKEN0123456789"
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 REPLICA = MetaReplica(n_ads=40, countries=["US"], seed=9, token=TOKEN)
 GOOD = [REPLICA.ad(ad_id) for ad_id in REPLICA.ad_ids]
 PROPERTY = settings(
@@ -107,7 +107,7 @@ def _sample_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-SNAP_ROWS = _sample_rows(FIXTURES / "snap" / "snap_PoliticalAds_2020_sample.csv")
+SNAP_ROWS = _sample_rows(SAMPLES / "snap_PoliticalAds_2020_sample.csv")
 
 
 @settings(max_examples=150, deadline=None)
