@@ -170,6 +170,55 @@ def decide_command(config_file: str | None, decision: str, left: str, right: str
     _resolve(config, engine)
 
 
+@actors.command("pages")
+@_config_option
+@click.option("--kind", type=click.Choice(KINDS), help="only actors of this (curated) kind")
+@click.option("--country", metavar="CC", help="only accounts that ran ads in this country")
+@click.option(
+    "--source",
+    metavar="NAME",
+    help="the platform whose accounts to list (default: each source with a watchlist setting)",
+)
+@_fails_cleanly
+def pages_command(
+    config_file: str | None, kind: str | None, country: str | None, source: str | None
+) -> None:
+    """The advertiser accounts (Meta Pages) of matching actors: a watchlist's page_ids_file.
+
+    One account id a line, each followed by its actor's name as a comment, e.g.
+    `adlib actors pages --kind party --country FR > pages.txt`.
+    """
+    config, engine = _setup(config_file)
+    sources = [source] if source else _watchlist_sources(config)
+    if not sources:
+        raise UsageProblem("no configured source keeps a watchlist: pass --source NAME")
+    with engine.connect() as conn:
+        found = catalogue.advertiser_accounts(
+            conn, sources=sources, kind=kind, country=_country(country) if country else None
+        )
+    click.echo(
+        f"# adlib actors pages: {len(found)} account(s) of {', '.join(sources)}"
+        + (f", kind {kind}" if kind else "")
+        + (f", country {_country(country)}" if country else "")
+    )
+    for account, name in found:
+        click.echo(f"{account}  # {_one_line(name)}")
+
+
+def _watchlist_sources(config: Config) -> list[str]:
+    """Sources whose settings take a watchlist of accounts (collected beyond political ads)."""
+    return [
+        name
+        for name, settings in config.sources.items()
+        if "watchlist" in type(settings).model_fields
+    ]
+
+
+def _one_line(text: str) -> str:
+    """A name from strangers as one comment line: no line breaks or control characters."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def _registry(config: Config) -> Registry:
     try:
         return load_registry(config.actors_registry)

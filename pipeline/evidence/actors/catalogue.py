@@ -298,3 +298,25 @@ def _evidence(conn: Connection, nodes: Sequence[str]) -> dict[str, dict[str, Any
                 "ads": " ".join(sorted(g["ads"])),
             }
     return found
+
+
+def advertiser_accounts(
+    conn: Connection, *, sources: Sequence[str], kind: str | None, country: str | None
+) -> list[tuple[str, str]]:
+    """``(account id, actor name)`` of the advertiser-role accounts of matching actors.
+
+    What a watchlist needs: the accounts (Meta Pages) through which actors of a kind advertise
+    in a country. Sorted by actor name, then account, so a file written from it diffs well.
+    """
+    params: dict[str, Any] = {"kind": kind, "country": country}
+    marks = ", ".join(f":s{i}" for i in range(len(sources)))
+    params.update({f"s{i}": source for i, source in enumerate(sources)})
+    sql = f"""
+        SELECT DISTINCT m.source_entity_id, a.name
+        FROM actor_mentions m JOIN actors a ON a.id = m.actor_id
+        WHERE m.role = 'advertiser' AND m.source_entity_id <> '' AND m.source IN ({marks})
+          AND (:kind IS NULL OR a.kind = :kind)
+          AND (:country IS NULL OR m.country_code = :country)
+        ORDER BY a.name, m.source_entity_id
+    """
+    return [(str(r[0]), str(r[1])) for r in conn.execute(text(sql), params)]

@@ -318,3 +318,26 @@ def test_a_collection_from_the_replicas_resolves_cross_platform_actors(
     assert actor_of[("meta", "advertiser", "Climate Power Action")] != climate
     agency = {a for (s, r, _), a in actor_of.items() if s == "snap" and r == "agency"}
     assert len(agency) == 1  # "Middle Seat Consulting LLC" and "Middle Seat Consulting"
+
+
+def test_actors_pages_writes_a_watchlist_file_the_meta_collector_reads(
+    hand_db: str, tmp_path: Path
+) -> None:
+    from collectors.meta.settings import Watchlist
+
+    config = write_config(tmp_path / "config.yaml", {"database": {"url": hand_db}})
+    result = CliRunner().invoke(
+        cli, ["actors", "pages", "--config", str(config), "--source", "meta", "--country", "ke"]
+    )
+    assert (result.exit_code, result.stderr) == (0, "")
+    out = result.stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("# adlib actors pages: ")
+    # Meta advertisers with ads in KE (the fixture's header): Kenya Forward and New Voices KE;
+    # Pour l'École's Page ran in FR only.
+    assert "1001  # Kenya Forward" in lines and "4004  # New Voices KE" in lines
+    assert not any(line.startswith("3003") for line in lines)
+    pages = tmp_path / "pages.txt"
+    pages.write_text(out, encoding="utf-8")
+    watchlist = Watchlist(page_ids_file=pages, countries=["FR"])
+    assert set(watchlist.page_ids) >= {"1001", "4004"}
