@@ -24,12 +24,14 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from benchmarks.scratch_pg import scratch_database  # noqa: E402
+
 TOKEN = "benchmark-token-not-secret"
 
 Setup = Callable[[Path, int], AbstractContextManager[dict[str, Any]]]
@@ -102,20 +104,8 @@ def fresh_database(engine_name: str, folder: Path, pg_url: str | None) -> Iterat
         yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.sqlite'}"
         return
     assert pg_url is not None
-    name = f"adlib_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        pg_url.replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(pg_url, "adlib_bench_rebuild") as url:
+        yield url
 
 
 def ads_in(url: str) -> int:
@@ -188,5 +178,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
     main()
