@@ -308,15 +308,19 @@ def advertiser_accounts(
     What a watchlist needs: the accounts (Meta Pages) through which actors of a kind advertise
     in a country. Sorted by actor name, then account, so a file written from it diffs well.
     """
-    params: dict[str, Any] = {"kind": kind, "country": country}
+    params: dict[str, Any] = {f"s{i}": source for i, source in enumerate(sources)}
     marks = ", ".join(f":s{i}" for i in range(len(sources)))
-    params.update({f"s{i}": source for i, source in enumerate(sources)})
+    where = [f"m.role = 'advertiser' AND m.source_entity_id <> '' AND m.source IN ({marks})"]
+    if kind is not None:
+        where.append("a.kind = :kind")
+        params["kind"] = kind
+    if country is not None:
+        where.append("m.country_code = :country")
+        params["country"] = country
     sql = f"""
         SELECT DISTINCT m.source_entity_id, a.name
         FROM actor_mentions m JOIN actors a ON a.id = m.actor_id
-        WHERE m.role = 'advertiser' AND m.source_entity_id <> '' AND m.source IN ({marks})
-          AND (:kind IS NULL OR a.kind = :kind)
-          AND (:country IS NULL OR m.country_code = :country)
+        WHERE {" AND ".join(where)}
         ORDER BY a.name, m.source_entity_id
     """
     return [(str(r[0]), str(r[1])) for r in conn.execute(text(sql), params)]
