@@ -16,13 +16,13 @@ from collectors.google import (
     CreativeStatsParser,
     SpendTableParser,
     TopKeywordsParser,
-    _geo_keys,
     bundle_parsers,
     normalise_advertiser_row,
     normalise_creative_row,
     parse_impressions,
     split_geo_targeting,
 )
+from collectors.google.aggregates import geo_keys
 from collectors.records import AdvertiserRecord, SpendRange, TargetingItem
 from tests.conftest import SAMPLES
 
@@ -281,7 +281,7 @@ def test_weekly_spend_2018_sample() -> None:
 
 def test_geo_spend_2018_names() -> None:
     (row,) = read_csv(GOOGLE / "google_2018_geo-spend.sample.csv")[:1]
-    assert _geo_keys(row) == {
+    assert geo_keys(row) == {
         "country": "US",
         "subdivision_primary": "US-AK",
         "subdivision_secondary": "AK-AT LARGE",
