@@ -9,8 +9,8 @@ test:            ## the README's test command (PostgreSQL cases need ADLIB_TEST_
 test-fast:       ## the inner loop: no PostgreSQL, no subprocess or daemon (CI runs everything)
 	$(PY) -m pytest -q -m "not postgres and not subprocess"
 
-lint:            ## ruff, then the layering contracts in pyproject.toml ([tool.importlinter])
-	$(PY) -m ruff check . && $(PY) -m ruff format --check . && .venv/bin/lint-imports
+lint:            ## ruff, the layering contracts ([tool.importlinter]), then mypy ([tool.mypy])
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && .venv/bin/lint-imports && $(PY) -m mypy
 
 reliability:     ## the full fault matrix (20 kill -9 trials per source and engine); rewrites docs/reliability.md
 	$(PY) benchmarks/reliability.py --full

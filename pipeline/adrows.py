@@ -44,14 +44,15 @@ from schema.models import (
     AdTargeting,
     Advertiser,
     Funder,
+    table_of,
 )
 from schema.views.search import index_ads
 
-_ads: Table = Ad.__table__
-_advertisers: Table = Advertiser.__table__
-_funders: Table = Funder.__table__
-_countries: Table = AdCountry.__table__
-_observations: Table = AdObservation.__table__
+_ads: Table = table_of(Ad)
+_advertisers: Table = table_of(Advertiser)
+_funders: Table = table_of(Funder)
+_countries: Table = table_of(AdCountry)
+_observations: Table = table_of(AdObservation)
 
 _OBSERVED = (
     "currency",
@@ -197,14 +198,18 @@ def observation_hash(ad: NormalisedAd) -> str:
 
 
 @cache
-def _fields_of(cls: type) -> Callable[[Any], Any]:
+def _fields_of(cls: type[Any]) -> Callable[[Any], Any]:
     """A C-level getter of a record class's fields (values as a tuple, or the single value)."""
     return attrgetter(*cls.__slots__)
 
 
 def _values(items: list[Any]) -> list[Any]:
     """Child records as plain tuples: their repr is fast and stable, unlike a dataclass's."""
-    return list(map(_fields_of(type(items[0])), items)) if items else items
+    if not items:
+        return items
+    # A plain ``type``: mypy does not see ``type[Any]`` as Hashable, which the cache needs.
+    record_type: type = type(items[0])
+    return list(map(_fields_of(record_type), items))
 
 
 _scalars_of = attrgetter(*_SCALARS)
@@ -455,18 +460,18 @@ def _ad_row(
 
 #: Child tables filled from a list of record dataclasses whose fields are the columns.
 _CHILDREN: tuple[tuple[Table, str], ...] = (
-    (AdCreative.__table__, "creatives"),
-    (AdRegion.__table__, "regions"),
-    (AdDemographic.__table__, "demographics"),
-    (AdTargeting.__table__, "targeting"),
-    (AdReachBreakdown.__table__, "reach_breakdown"),
-    (AdBeneficiaryPayer.__table__, "beneficiary_payers"),
-    (AdSpend.__table__, "spends"),
+    (table_of(AdCreative), "creatives"),
+    (table_of(AdRegion), "regions"),
+    (table_of(AdDemographic), "demographics"),
+    (table_of(AdTargeting), "targeting"),
+    (table_of(AdReachBreakdown), "reach_breakdown"),
+    (table_of(AdBeneficiaryPayer), "beneficiary_payers"),
+    (table_of(AdSpend), "spends"),
 )
 #: Child tables filled from a list of plain strings.
 _LISTS: tuple[tuple[Table, str, str], ...] = (
-    (AdLanguage.__table__, "languages", "language"),
-    (AdPlatform.__table__, "platforms", "platform"),
+    (table_of(AdLanguage), "languages", "language"),
+    (table_of(AdPlatform), "platforms", "platform"),
 )
 
 
@@ -488,7 +493,8 @@ def _insert_children(conn: Connection, ads: list[tuple[int, NormalisedAd]]) -> N
                 continue
             if not fields:
                 fields = type(items[0]).__slots__
-            getter = _fields_of(type(items[0]))
+            record_type: type = type(items[0])  # a plain ``type``: see _values
+            getter = _fields_of(record_type)
             if len(fields) == 1:
                 rows.extend((ad_id, value) for value in map(getter, items))
             else:

@@ -17,9 +17,9 @@ from sqlalchemy import Connection, select
 from collectors.records import RawPayload
 from collectors.redact import Redactor
 from pipeline.sqlutil import insert_ignore
-from schema.models import RawRecord
+from schema.models import RawRecord, table_of
 
-_raw = RawRecord.__table__
+_raw = table_of(RawRecord)
 
 
 def archive(
@@ -38,7 +38,7 @@ def archive(
         content = redactor.bytes(raw.content or b"")
         content_hash = hashlib.sha256(content).hexdigest()
         payload: bytes | None = gzip.compress(content, compresslevel=6, mtime=0)
-        size = len(content)
+        size: int | None = len(content)
     else:
         if not raw.sha256:
             raise ValueError("a bulk file must come with its sha256")

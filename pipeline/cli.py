@@ -44,7 +44,8 @@ from pipeline.tokens import check_tokens, log_tokens_after_run
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_config_option = click.option(
+#: Annotated: cli_report and cli_actors import it while this module imports them (a cycle).
+_config_option: Callable[[F], F] = click.option(
     "--config",
     "config_file",
     metavar="PATH",

@@ -62,6 +62,7 @@ from schema.models import (
     AdTargeting,
     Advertiser,
     Funder,
+    table_of,
 )
 from schema.report_tables import MetaReportLocation, MetaReportSpend
 from schema.types import UTCDateTime
@@ -118,18 +119,18 @@ _ACTORS_OF_ADS = (
 
 
 EXPORT_FILES: tuple[ExportFile, ...] = (
-    ExportFile("ads", Ad.__table__, "self", ("id",)),
-    ExportFile("advertisers", Advertiser.__table__, "advertiser_id", ("id",)),
-    ExportFile("funders", Funder.__table__, "funder_id", ("id",)),
-    ExportFile("countries", AdCountry.__table__, "ad", ("ad_id", "country_code")),
-    ExportFile("creatives", AdCreative.__table__, "ad", ("ad_id", "position")),
-    ExportFile("regions", AdRegion.__table__, "ad", ("ad_id", "region")),
-    ExportFile("demographics", AdDemographic.__table__, "ad", ("ad_id", "age_range", "gender")),
-    ExportFile("targeting", AdTargeting.__table__, "ad", ("ad_id", "id")),
-    ExportFile("spend", AdSpend.__table__, "ad", ("ad_id", "currency")),
-    ExportFile("observations", AdObservation.__table__, "ad", ("ad_id", "observed_at", "id")),
-    ExportFile("actors", Actor.__table__, "actor", ("id",)),
-    ExportFile("actor_mentions", ActorMention.__table__, "mention", ("id",)),
+    ExportFile("ads", table_of(Ad), "self", ("id",)),
+    ExportFile("advertisers", table_of(Advertiser), "advertiser_id", ("id",)),
+    ExportFile("funders", table_of(Funder), "funder_id", ("id",)),
+    ExportFile("countries", table_of(AdCountry), "ad", ("ad_id", "country_code")),
+    ExportFile("creatives", table_of(AdCreative), "ad", ("ad_id", "position")),
+    ExportFile("regions", table_of(AdRegion), "ad", ("ad_id", "region")),
+    ExportFile("demographics", table_of(AdDemographic), "ad", ("ad_id", "age_range", "gender")),
+    ExportFile("targeting", table_of(AdTargeting), "ad", ("ad_id", "id")),
+    ExportFile("spend", table_of(AdSpend), "ad", ("ad_id", "currency")),
+    ExportFile("observations", table_of(AdObservation), "ad", ("ad_id", "observed_at", "id")),
+    ExportFile("actors", table_of(Actor), "actor", ("id",)),
+    ExportFile("actor_mentions", table_of(ActorMention), "mention", ("id",)),
     ExportFile(
         "ad_actors",
         _view_table(
@@ -160,13 +161,13 @@ EXPORT_FILES: tuple[ExportFile, ...] = (
     ),
     ExportFile(
         "report_spend",
-        MetaReportSpend.__table__,
+        table_of(MetaReportSpend),
         "country",
         ("country_code", "report_date", "period", "member", "line"),
     ),
     ExportFile(
         "report_locations",
-        MetaReportLocation.__table__,
+        table_of(MetaReportLocation),
         "country",
         ("country_code", "report_date", "period", "line"),
     ),
@@ -353,8 +354,7 @@ def _write_csv(
     cells: Cells,
 ) -> int:
     """Rows to RFC 4180 CSV; conversions run a column at a time (fewer Python calls)."""
-    converters = [(i, cells.csv(kind)) for i, kind in enumerate(kinds)]
-    converters = [(i, fn) for i, fn in converters if fn is not None]
+    converters = [(i, fn) for i, kind in enumerate(kinds) if (fn := cells.csv(kind)) is not None]
     count = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")

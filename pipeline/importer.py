@@ -36,10 +36,10 @@ from collectors.redact import Redactor
 from pipeline.config import Config
 from pipeline.load import load_page
 from pipeline.lock import SourceLocks
-from schema.models import CollectionRun, RawRecord
+from schema.models import CollectionRun, RawRecord, table_of
 
-_raw = RawRecord.__table__
-_runs = CollectionRun.__table__
+_raw = table_of(RawRecord)
+_runs = table_of(CollectionRun)
 _CHUNK = 1 << 20
 
 

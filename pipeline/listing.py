@@ -19,9 +19,9 @@ from sqlalchemy import Connection, Engine, Table, case, literal, select, update
 
 from collectors.records import Page
 from pipeline.sqlutil import IN_CHUNK, chunks
-from schema.models import Ad
+from schema.models import Ad, table_of
 
-_ads: Table = Ad.__table__
+_ads: Table = table_of(Ad)
 
 
 def known_rows_reader(engine: Engine) -> Callable[[str, str], Iterator[tuple[int | None, int]]]:

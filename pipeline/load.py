@@ -22,11 +22,11 @@ from pipeline.adrows import AdWriter, PageResult, set_aside
 from pipeline.archive import archive
 from pipeline.listing import close_listing
 from pipeline.sqlutil import chunks, upsert
-from schema.models import Base, Checkpoint, CollectionRun, QuarantinedRecord
+from schema.models import Base, Checkpoint, CollectionRun, QuarantinedRecord, table_of
 
-_checkpoints: Table = Checkpoint.__table__
-_runs: Table = CollectionRun.__table__
-_quarantine_rows: Table = QuarantinedRecord.__table__
+_checkpoints: Table = table_of(Checkpoint)
+_runs: Table = table_of(CollectionRun)
+_quarantine_rows: Table = table_of(QuarantinedRecord)
 
 
 def load_page(

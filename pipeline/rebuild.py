@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, Row, func, inspect, select, update
 
@@ -36,11 +35,11 @@ from pipeline.config import Config
 from pipeline.load import load_page
 from pipeline.runner import open_run
 from pipeline.sqlutil import upsert
-from schema.models import Checkpoint, CollectionRun, RawRecord
+from schema.models import Checkpoint, CollectionRun, RawRecord, table_of
 
-_raw = RawRecord.__table__
-_runs = CollectionRun.__table__
-_checkpoints = Checkpoint.__table__
+_raw = table_of(RawRecord)
+_runs = table_of(CollectionRun)
+_checkpoints = table_of(Checkpoint)
 
 #: Raw records fetched from the source per round trip (pages are small once decompressed).
 STREAM_BATCH = 50
@@ -138,8 +137,11 @@ def _check_target(source: Engine, target: Engine) -> None:
         )
 
 
-def _archived(source: Engine) -> Iterator[Row[Any]]:
-    """Every raw record, oldest fetch first, streamed (payloads are never all in memory)."""
+def _archived(source: Engine) -> Iterator[Row]:
+    """Every raw record, oldest fetch first, streamed (payloads are never all in memory).
+
+    A bare ``Row``: any number of columns (SQLAlchemy 2.1's ``Row[Any]`` means one column).
+    """
     query = select(
         _raw.c.id,
         _raw.c.source,
@@ -170,7 +172,7 @@ def _replay_record(
     config: Config,
     target: Engine,
     collector: Collector,
-    row: Row[Any],
+    row: Row,
     replay: ScopeReplay,
     redactor: Redactor,
 ) -> None:
@@ -202,7 +204,7 @@ def _replay_record(
     replay.records += 1
 
 
-def _payload(data_dir: Path, row: Row[Any], replay: ScopeReplay) -> RawPayload | None:
+def _payload(data_dir: Path, row: Row, replay: ScopeReplay) -> RawPayload | None:
     """The archived record as the collector first saw it, or ``None`` when it is gone."""
     if row.kind == "page":
         return RawPayload(

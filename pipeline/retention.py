@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
-from schema.models import RawRecord
+from schema.models import RawRecord, table_of
 
-_raw = RawRecord.__table__
+_raw = table_of(RawRecord)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,15 +32,15 @@ from pipeline.listing import known_rows_reader
 from pipeline.load import load_page
 from pipeline.lock import SourceLocks
 from pipeline.retention import prune_files
-from schema.models import Checkpoint, CollectionRun
+from schema.models import Checkpoint, CollectionRun, table_of
 
 EXIT_OK = 0
 EXIT_SCOPE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
 
-_runs = CollectionRun.__table__
-_checkpoints = Checkpoint.__table__
+_runs = table_of(CollectionRun)
+_checkpoints = table_of(Checkpoint)
 
 
 class StopRequested(Exception):

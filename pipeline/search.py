@@ -196,7 +196,7 @@ DISPLAY_COLUMNS = ["source", "ad", "advertiser", "funder", "countries", "start",
 def display_rows(rows: list[tuple[Any, ...]], width: int = 60) -> list[tuple[str, ...]]:
     """Search results for people: start as a day, spend as one range, text shortened."""
     index = {name: i for i, name in enumerate(RESULT_COLUMNS)}
-    shown = []
+    shown: list[tuple[str, ...]] = []
     for row in rows:
         value = {name: row[i] for name, i in index.items()}
         body = " ".join((value["body"] or "").split())

@@ -11,12 +11,15 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schema.types import UTCDateTime
+
+if TYPE_CHECKING:
+    import psycopg
 
 T = TypeVar("T")
 
@@ -117,6 +120,8 @@ class BulkInsert:
             return
         driver = self.conn.connection.dbapi_connection
         assert driver is not None
-        with driver.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
+        # COPY is only set up on PostgreSQL, whose DBAPI connection is psycopg's.
+        psycopg_conn = cast("psycopg.Connection[Any]", driver)
+        with psycopg_conn.cursor() as cursor, cursor.copy(self.copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)

@@ -21,17 +21,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from collectors import collector_class
 from collectors.base import Collector, CollectorContext
 from pipeline.config import Config
 from pipeline.tokens import TokenHealth
-from schema.models import CollectionRun
+from schema.models import CollectionRun, table_of
 
-_runs = CollectionRun.__table__
+_runs = table_of(CollectionRun)
 NEVER = "never"
 T = TypeVar("T")
 
@@ -142,7 +142,9 @@ def _ago(now: datetime, then: datetime | None) -> str:
     return f"{hours:.0f} h ago" if hours < 72 else f"{hours / 24:.0f} days ago"
 
 
-def _latest(conn: Connection, *conditions: object) -> dict[tuple[str, str], dict[str, object]]:
+def _latest(
+    conn: Connection, *conditions: ColumnElement[bool]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """The latest run per (source, scope) among runs matching ``conditions``."""
     ranked = (
         select(
@@ -194,10 +196,10 @@ def scope_health(
                 last_started_at=_aware(run["started_at"]),
                 last_success_at=success_at,
                 last_failure_at=_aware(failure["started_at"]) if failure else None,
-                last_error=failure["error"] if failure else None,  # type: ignore[arg-type]
-                records=int(run["records"] or 0),  # type: ignore[call-overload]
-                new=int(run["new"] or 0),  # type: ignore[call-overload]
-                changed=int(run["changed"] or 0),  # type: ignore[call-overload]
+                last_error=failure["error"] if failure else None,
+                records=int(run["records"] or 0),
+                new=int(run["new"] or 0),
+                changed=int(run["changed"] or 0),
                 total_runs=int(counts.get(key, 0)),
                 stale=success_at is None or success_at < threshold,
                 failing=bool(done and done["status"] == "failed"),

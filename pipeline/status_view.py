@@ -9,6 +9,7 @@ a mail from cron is exactly the list of things to look at.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 
 import click
@@ -106,7 +107,8 @@ def print_table(report: StatusReport) -> None:
             h.health,
             failure,
         )
-    table_console(table, click.get_text_stream("stdout")).print(table)
+    # sys.stdout, as every other table (pipeline.tabular); click 8.5 deprecates get_text_stream.
+    table_console(table, sys.stdout).print(table)
     # Plain lines, never wrapped: monitoring shows them and people grep them.
     for token in report.tokens:
         if not token.problem and not token.warning:

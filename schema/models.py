@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -46,6 +47,19 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, int: BigInteger()}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's ``Table``, typed as one.
+
+    SQLAlchemy types ``Model.__table__`` as ``FromClause`` (a mapped class may sit on any
+    selectable); every model here is declared on a ``Table``, which has ``insert()``,
+    ``delete()`` and ``name`` and is what ``insert``/``update`` and the helpers expect.
+    """
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a Table")
+    return table
 
 
 def _ad_fk(comment: str = "the ad (ads.id)") -> Mapped[int]:
@@ -419,14 +433,14 @@ class QuarantinedRecord(Base):
 
 
 #: Child tables of ``ads`` that are replaced as a whole when an ad changes.
-AD_CHILD_TABLES = (
-    AdCreative.__table__,
-    AdRegion.__table__,
-    AdDemographic.__table__,
-    AdTargeting.__table__,
-    AdReachBreakdown.__table__,
-    AdBeneficiaryPayer.__table__,
-    AdLanguage.__table__,
-    AdPlatform.__table__,
-    AdSpend.__table__,
+AD_CHILD_TABLES: tuple[Table, ...] = (
+    table_of(AdCreative),
+    table_of(AdRegion),
+    table_of(AdDemographic),
+    table_of(AdTargeting),
+    table_of(AdReachBreakdown),
+    table_of(AdBeneficiaryPayer),
+    table_of(AdLanguage),
+    table_of(AdPlatform),
+    table_of(AdSpend),
 )

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -189,7 +190,7 @@ def _members(
         archive = stack.enter_context(BulkArchive(path))
     except Exception as exc:  # CorruptArchiveError, UnsafeArchiveError
         raise ReportFileError(str(exc)) from None
-    found = []
+    found: list[tuple[str, ReportName, _Opener]] = []
     for base, info in sorted(archive.members().items()):
         member = parse_name(base)
         if member is None:
@@ -197,7 +198,7 @@ def _members(
                 member = ReportName(name.report_date, name.country, name.period, "readme")
             else:
                 continue
-        found.append((info.filename, member, lambda info=info: archive.open(info)))
+        found.append((info.filename, member, partial(archive.open, info)))
     return found
 
 

@@ -8,6 +8,7 @@ serving, the byte-level faults (a connection dropped mid-body, a slow drip) and 
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -123,7 +125,9 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[ReplicaRequest] = []
         self.log_lock = threading.Lock()
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
         """A client that hangs up (timeouts, tests of dropped connections) is expected."""
         error = sys.exc_info()[1]
         if isinstance(error, ConnectionError | TimeoutError):
@@ -146,7 +150,8 @@ class ReplicaServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        # the bound (host, port); ``server_address`` is the same, typed for any address family
+        host, port = self._server.socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     @property

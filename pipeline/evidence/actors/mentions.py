@@ -10,7 +10,7 @@ Python only normalises each distinct name once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,25 +37,31 @@ from sqlalchemy import (
 from pipeline.evidence.actors.normalise import identifiers, normalise
 from pipeline.sqlutil import BulkInsert, dialect_insert
 from schema.actor_tables import ActorMention, AdActorMention
-from schema.models import Ad, AdBeneficiaryPayer, AdCountry, Advertiser, Funder
+from schema.models import Ad, AdBeneficiaryPayer, AdCountry, Advertiser, Funder, table_of
 
-_ads = Ad.__table__
-_advertisers = Advertiser.__table__
-_funders = Funder.__table__
-_pairs = AdBeneficiaryPayer.__table__
-_countries = AdCountry.__table__
-_mentions = ActorMention.__table__
-_links = AdActorMention.__table__
+_ads = table_of(Ad)
+_advertisers = table_of(Advertiser)
+_funders = table_of(Funder)
+_pairs = table_of(AdBeneficiaryPayer)
+_countries = table_of(AdCountry)
+_mentions = table_of(ActorMention)
+_links = table_of(AdActorMention)
 
 ROLES = ("advertiser", "payer", "beneficiary", "agency")
 
 
 class MentionField(Protocol):
-    """A collector's declaration (``collectors.records.MentionField``), read by attribute."""
+    """A collector's declaration (``collectors.records.MentionField``), read by attribute.
 
-    role: str
-    name: str
-    entity_id: str | None
+    Read-only members, as the declaration is a frozen dataclass.
+    """
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def entity_id(self) -> str | None: ...
 
 
 class FieldError(ValueError):
@@ -98,7 +104,11 @@ def _place(field: MentionField) -> _Place:
     return _Place(func.trim(name), func.coalesce(entity, ""), tuple(dict.fromkeys(joins)))
 
 
-def _select(source: str, field: MentionField, columns: Sequence[Any]) -> Select[Any]:
+def _select(
+    source: str,
+    field: MentionField,
+    columns: Callable[[_Place, ColumnElement[Any]], list[Any]],
+) -> Select[Any]:
     place = _place(field)
     country = func.coalesce(_countries.c.country_code, "")
     stmt = select(*columns(place, country)).select_from(_ads)

@@ -229,4 +229,6 @@ def _with_entry(text: str, section: str, entry: str) -> str:
 
 
 def _flow(node: Node) -> str:
-    return yaml.serialize(node, Dumper=yaml.SafeDumper, default_flow_style=True).strip()
+    # An entry of an inline list is itself in flow style (the composer records it on the
+    # node), so serialising the node as it is gives the one-line form.
+    return yaml.serialize(node, Dumper=yaml.SafeDumper).strip()

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
@@ -138,21 +139,21 @@ def resolve(
             forest.union(found[0], i)
     for pair in registry.same:
         decided.add(frozenset((normalise(pair.left), normalise(pair.right))))
-        ends = [known(pair.left, pair.line), known(pair.right, pair.line)]
-        if None not in ends and forest.union(ends[0], ends[1]):  # type: ignore[arg-type]
-            for i in ends:
-                methods[names[i]] = ("curated", None)  # type: ignore[index]
+        left, right = known(pair.left, pair.line), known(pair.right, pair.line)
+        if left is not None and right is not None and forest.union(left, right):
+            for i in (left, right):
+                methods[names[i]] = ("curated", None)
     for i, j in _identifier_edges(names, nodes):
         if forest.union(i, j):
             for k in (i, j):
                 methods.setdefault(names[k], ("identifier", None))
     review: list[Candidate] = []
     for score, i, j, verdict in _fuzzy(names, merge_score):
-        pair = frozenset((names[i], names[j]))
+        key = frozenset((names[i], names[j]))
         if verdict == "merge" and forest.union(i, j):
             for k in (i, j):
                 methods.setdefault(names[k], ("fuzzy", score))
-        elif pair not in decided and forest.find(i) != forest.find(j):
+        elif key not in decided and forest.find(i) != forest.find(j):
             review.append(Candidate(names[i], names[j], score, verdict))
     members: dict[int, list[str]] = defaultdict(list)
     for i, name in enumerate(names):
@@ -200,7 +201,7 @@ def _blocks(names: list[str]) -> Iterator[list[int]]:
     ]
     for length in sorted(by_length):
         for k in range(length):
-            passes.append((by_length[length], lambda toks, k=k: _slot(toks, k)))
+            passes.append((by_length[length], partial(_slot, k=k)))
     for members, key_of in passes:
         groups: dict[tuple[str, ...], list[int]] = {}
         for i in members:

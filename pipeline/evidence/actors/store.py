@@ -33,9 +33,10 @@ from pipeline.evidence.actors.registry import Registry
 from pipeline.evidence.actors.resolve import Resolution, resolve
 from pipeline.sqlutil import BulkInsert, chunks
 from schema.actor_tables import Actor, ActorMention
+from schema.models import table_of
 
-_actors = Actor.__table__
-_mentions = ActorMention.__table__
+_actors = table_of(Actor)
+_mentions = table_of(ActorMention)
 #: Where one resolution's changed links wait for the single UPDATE (per connection, dropped).
 _staged = Table(
     "actor_links_staged",

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from pipeline.evidence.practices.similarity import link_similar, normalise
+from schema.models import table_of
 from schema.practice_tables import MessageTestVariant
 
 #: Bump when the method or threshold changes (stored in every row; see docs/practices.md).
@@ -69,7 +70,7 @@ class RefreshResult:
 def refresh_message_tests(engine: Engine) -> RefreshResult:
     """Recompute ``message_test_variants`` from the ads and their creatives."""
     started = time.perf_counter()
-    table = MessageTestVariant.__table__
+    table = table_of(MessageTestVariant)
     compared = clusters = variants = 0
     with engine.begin() as conn:
         conn.execute(table.delete())
@@ -93,7 +94,7 @@ def refresh_message_tests(engine: Engine) -> RefreshResult:
 def _insert_statement(conn: Connection) -> tuple[str, Any]:
     """The driver-level INSERT (a million rows skip SQLAlchemy's per-row binding) and the
     refresh time as the column type stores it on this engine."""
-    table = MessageTestVariant.__table__
+    table = table_of(MessageTestVariant)
     refreshed = table.c.refreshed_at.type.bind_processor(conn.dialect)
     now = datetime.now(UTC)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"

@@ -246,9 +246,11 @@ def _render(
     )
     environment.filters["cell"] = _display
     has_actors = bool(tables["top_actors"].rows)
+    known = pycountry.countries.get(alpha_2=country)
+    assert known is not None  # _check admits only codes pycountry knows
     context = {
         "country": country,
-        "country_name": pycountry.countries.get(alpha_2=country).name,
+        "country_name": known.name,
         "request": request,
         "ads": ads,
         "generated_at": iso_utc(generated_at),

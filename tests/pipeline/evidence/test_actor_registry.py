@@ -89,3 +89,15 @@ def test_decide_creates_the_file_and_fills_an_inline_list(tmp_path: Path) -> Non
     registry = add_decision(path, "never_same", "Jubilee Party", "Jubilee Youth")
     assert [(p.left, p.right) for p in registry.same] == [("A Corp", "A Corporation of Kenya")]
     assert [(p.left, p.right) for p in registry.never_same] == [("Jubilee Party", "Jubilee Youth")]
+
+
+def test_decide_rewrites_a_non_empty_inline_list_as_a_block(tmp_path: Path) -> None:
+    path = tmp_path / "actors.yaml"
+    path.write_text('same: [["A Corp", "A Corporation"], [B Ltd, "B Limited"]]\n')
+    registry = add_decision(path, "same", "C Inc", "C Incorporated")
+    assert [(p.left, p.right) for p in registry.same] == [
+        ("A Corp", "A Corporation"),
+        ("B Ltd", "B Limited"),
+        ("C Inc", "C Incorporated"),
+    ]
+    assert path.read_text(encoding="utf-8").startswith("same:\n  - [")
