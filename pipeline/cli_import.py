@@ -12,12 +12,12 @@ from pathlib import Path
 import click
 
 from collectors.redact import Redactor
-from pipeline.cli import UsageProblem, _config_option, _engine, _fails_cleanly, _load, cli
+from pipeline.cli import UsageProblem, _config_option, _engine, _fails_cleanly, _load
 from pipeline.importer import ImportRefused, import_file, recognise_all
 from pipeline.logs import setup_logging
 
 
-@cli.command("import")
+@click.command("import")
 @_config_option
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @_fails_cleanly
