@@ -24,11 +24,14 @@ The checkpoint (``FileCheckpoint.to_state``) is plain JSON::
 from __future__ import annotations
 
 import json
+import tempfile
+import zipfile
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import httpx
 from pydantic import Field
@@ -353,6 +356,10 @@ class BulkFileCollector(Collector):
     settings: BulkFileSettings
     #: Extension of the kept file under ``<data_dir>/raw``.
     file_suffix = ".zip"
+    #: A file downloaded by hand is added insert-only (``Page.insert_only``), never as a listing.
+    imports_files = True
+    #: The zip member a bare CSV stands for, when the platform's zip holds one CSV (Snap).
+    single_member: ClassVar[str | None] = None
 
     _client: httpx.Client | None = None
 
@@ -403,7 +410,15 @@ class BulkFileCollector(Collector):
             last_modified=None,
             listing_started_at=(raw.fetched_at or datetime.now(UTC)).isoformat(),
         )
-        yield from self._read(scope, checkpoint, fresh=False)
+        if zipfile.is_zipfile(path) or self.single_member is None:
+            yield from self._read(scope, checkpoint, fresh=False)
+            return
+        # A bare CSV (someone unzipped the download): read it as the one member it was.
+        with tempfile.TemporaryDirectory(dir=self.context.data_dir) as tmp:
+            wrapped = Path(tmp) / "wrapped.zip"
+            with zipfile.ZipFile(wrapped, "w", zipfile.ZIP_STORED) as archive:
+                archive.write(path, self.single_member)
+            yield from self._read(scope, checkpoint, fresh=False, archive_path=wrapped)
 
     def close(self) -> None:
         if self._client is not None:
@@ -450,8 +465,14 @@ class BulkFileCollector(Collector):
 
     # --- reading ---------------------------------------------------------------------------
 
-    def _read(self, scope: str, checkpoint: FileCheckpoint, fresh: bool) -> Iterator[Page]:
-        path = self.context.data_dir / checkpoint.path
+    def _read(
+        self,
+        scope: str,
+        checkpoint: FileCheckpoint,
+        fresh: bool,
+        archive_path: Path | None = None,
+    ) -> Iterator[Page]:
+        path = archive_path or self.context.data_dir / checkpoint.path
         limits = ZipLimits(self.settings.max_member_bytes, self.settings.max_compression_ratio)
         try:
             archive = BulkArchive(path, limits)

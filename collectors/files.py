@@ -48,7 +48,9 @@ def snap_political_ads(path: Path) -> str | None:
 
 def _snap_year(head: bytes) -> str | None:
     """The year of the first ad's ``StartDate`` (``2020/10/15 18:53:02Z``), if the header is Snap's."""
-    lines = head.decode("utf-8-sig").splitlines()[:2]
+    # Real files carry invalid UTF-8 (the reader keeps such rows with U+FFFD), and 64 KiB may
+    # end inside a character: neither may hide what the file is.
+    lines = head.decode("utf-8-sig", errors="replace").splitlines()[:2]
     rows = list(csv.reader(io.StringIO("\n".join(lines))))
     if len(rows) < 2 or tuple(rows[0][:2]) != _SNAP_HEADER or "StartDate" not in rows[0]:
         return None

@@ -245,6 +245,10 @@ class Page:
     #: When the scope's previous listing completed (with ``listing_unseen``): the last time an
     #: ad delisted now was seen, since confirming it unchanged wrote nothing.
     previous_listing_at: datetime | None = None
+    #: A file from elsewhere (`adlib import`): add what the database lacks and replace nothing
+    #: it holds (new ads and rows, empty cells filled; no stored value updated, no delisting, no
+    #: checkpoint), because the file may be older than what was collected.
+    insert_only: bool = False
 
 
 #: Integer columns are 64-bit on both engines; a Python int outside this range cannot be stored.

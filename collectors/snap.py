@@ -201,6 +201,7 @@ class SnapCollector(BulkFileCollector):
     name = SOURCE
     Settings = SnapSettings
     settings: SnapSettings
+    single_member = MEMBER
     #: OrganizationName (stored as the advertiser) is "the Organization within Ads Manager who
     #: is responsible for creating the Ad", in practice often the agency; PayingAdvertiserName
     #: (the funder) and, from 2022, CommitteeName with its id are the payers.

@@ -118,6 +118,8 @@ class AdWriter:
     run_id: int
     now: datetime
     raw_id: int | None
+    #: An insert-only Page (`adlib import`): known advertisers keep their stored name and ids.
+    insert_only: bool = False
 
     def write(
         self,
@@ -129,7 +131,9 @@ class AdWriter:
         conn, now = self.conn, self.now
         ads = _dedupe(records)
         advertiser_records = [ad.advertiser for ad in ads if ad.advertiser] + advertisers
-        advertiser_ids = _upsert_advertisers(conn, self.source, advertiser_records, now)
+        advertiser_ids = _upsert_advertisers(
+            conn, self.source, advertiser_records, now, refresh=not self.insert_only
+        )
         funder_ids = _ensure_funders(conn, {ad.funder for ad in ads if ad.funder}, now)
         if ads:
             _load_ads(
@@ -239,9 +243,14 @@ def content_hash(ad: NormalisedAd) -> str:
 
 
 def _upsert_advertisers(
-    conn: Connection, source: str, records: Iterable[AdvertiserRecord], now: datetime
+    conn: Connection,
+    source: str,
+    records: Iterable[AdvertiserRecord],
+    now: datetime,
+    *,
+    refresh: bool = True,
 ) -> dict[str, int]:
-    """Insert new advertisers, refresh changed ones; return source id -> advertisers.id.
+    """Insert new advertisers, refresh changed ones (if ``refresh``); return source id -> id.
 
     An ad only knows its advertiser's id and name, while a bulk advertiser file knows the
     public ids too: empty values never overwrite known ones.
@@ -279,7 +288,7 @@ def _upsert_advertisers(
     if fresh:
         conn.execute(insert_ignore(conn, _advertisers, ["source", "source_advertiser_id"]), fresh)
     changes = []
-    for key, (pk, name, public_ids, extra) in existing.items():
+    for key, (pk, name, public_ids, extra) in existing.items() if refresh else ():
         rec = merged[key]
         new_name = rec.name or name
         new_ids = rec.public_ids or public_ids

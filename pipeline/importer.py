@@ -12,6 +12,9 @@ page that blocks bots, and a Google or Snap bundle may come from a colleague. Ea
    ``raw_records`` (kind ``file``), so every row points back to it;
 4. read by the source's :meth:`~collectors.base.Collector.replay`, and loaded Page by Page in
    one transaction together with its run: a damaged file leaves no row, no run and no copy.
+   Every Page is *insert-only*: the file may be older than what was collected (a colleague's
+   bundle from 2020 holds ads Google has since removed), so it adds the ads and rows the
+   database lacks and never updates, delists or moves a checkpoint.
 
 This module names no platform: what a file is, and how it is read, is the collectors' business.
 """
@@ -36,6 +39,7 @@ from collectors.redact import Redactor
 from pipeline.config import Config
 from pipeline.load import load_page
 from pipeline.lock import SourceLocks
+from pipeline.rebuild import IMPORTED_URL_PREFIX
 from schema.models import CollectionRun, RawRecord, table_of
 
 _raw = table_of(RawRecord)
@@ -98,7 +102,11 @@ def import_file(
         return result
     relative, created = _keep(config.data_dir, file.path, sha)
     raw = RawPayload(
-        kind="file", url=f"file:{file.path.name}", path=relative, sha256=sha, size_bytes=size
+        kind="file",
+        url=f"{IMPORTED_URL_PREFIX}{file.path.name}",
+        path=relative,
+        sha256=sha,
+        size_bytes=size,
     )
     settings = config.sources.get(file.source) or collector_class(file.source).Settings()
     context = CollectorContext(
@@ -116,6 +124,10 @@ def import_file(
         with SourceLocks(engine, config.database_url, [file.source]), engine.begin() as conn:
             run_id = _open_run(conn, file)
             for page in collector.replay(file.scope, raw):
+                # A file from elsewhere may be older than what was collected: it adds what the
+                # database lacks and changes nothing it holds (no update, delisting or
+                # checkpoint; see Page.insert_only).
+                page.insert_only = True
                 now = datetime.now(UTC)
                 loaded = load_page(
                     conn, page, source=file.source, run_id=run_id, now=now, redactor=redactor

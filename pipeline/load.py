@@ -21,9 +21,10 @@ from pipeline import faults
 from pipeline.adrows import AdWriter, PageResult, set_aside
 from pipeline.archive import archive
 from pipeline.listing import close_listing
-from pipeline.sqlutil import chunks, upsert
-from schema.models import Base, Checkpoint, CollectionRun, QuarantinedRecord, table_of
+from pipeline.sqlutil import IN_CHUNK, chunks, upsert
+from schema.models import Ad, Base, Checkpoint, CollectionRun, QuarantinedRecord, table_of
 
+_ads: Table = table_of(Ad)
 _checkpoints: Table = table_of(Checkpoint)
 _runs: Table = table_of(CollectionRun)
 _quarantine_rows: Table = table_of(QuarantinedRecord)
@@ -51,11 +52,13 @@ def load_page(
             redactor=redactor,
             fetched_at=now,
         )
+    if page.insert_only:
+        page.ads = _not_stored(conn, source, page.ads)
     quarantined = list(page.quarantined)
     # Optimistic: checking every value of every record up front costs a third of a bulk
     # import, and a value no database stores is rare. On failure, roll back to the savepoint
     # and find the offending ads (see AdWriter.write_storable); the rest of the Page loads.
-    writer = AdWriter(conn, page.scope, source, run_id, now, raw_id)
+    writer = AdWriter(conn, page.scope, source, run_id, now, raw_id, page.insert_only)
     savepoint = conn.begin_nested()
     try:
         writer.write(page.ads, page.advertisers, result)
@@ -74,10 +77,13 @@ def load_page(
         savepoint.commit()
     faults.point("in_batch")
     for rows in page.tables:
-        _upsert_table_rows(conn, rows)
+        _write_table_rows(conn, rows, insert_only=page.insert_only)
     if quarantined:
         _quarantine(conn, page.scope, quarantined, source, run_id, raw_id, now, redactor)
         result.quarantined = len(quarantined)
+    if page.insert_only:
+        _count(conn, run_id, result, page.notices)
+        return result
     if page.listing_complete and page.listing_started_at is not None:
         result.delisted = close_listing(conn, page, source, now)
     _save_checkpoint(conn, source, page, now)
@@ -85,8 +91,21 @@ def load_page(
     return result
 
 
-def _upsert_table_rows(conn: Connection, rows: TableRows) -> None:
-    """Upsert a platform table's rows (deduplicated on the key: PostgreSQL requires it)."""
+def _not_stored(conn: Connection, source: str, ads: list[NormalisedAd]) -> list[NormalisedAd]:
+    """The ads of ``ads`` that the database does not hold yet (for insert-only Pages)."""
+    ids = sorted({ad.source_ad_id for ad in ads})
+    stored: set[str] = set()
+    for part in chunks(ids, IN_CHUNK):
+        query = select(_ads.c.source_ad_id).where(
+            _ads.c.source == source, _ads.c.source_ad_id.in_(part)
+        )
+        stored.update(conn.execute(query).scalars())
+    return [ad for ad in ads if ad.source_ad_id not in stored]
+
+
+def _write_table_rows(conn: Connection, rows: TableRows, *, insert_only: bool) -> None:
+    """Upsert a platform table's rows (deduplicated on the key: PostgreSQL requires it);
+    ``insert_only``: add new rows and fill empty cells, never replace a stored value."""
     table = Base.metadata.tables.get(rows.table)
     if table is None:
         raise ValueError(f"collector sent rows for unknown table {rows.table!r}")
@@ -95,8 +114,9 @@ def _upsert_table_rows(conn: Connection, rows: TableRows) -> None:
         return
     columns = list(dict.fromkeys(col for row in unique.values() for col in row))
     filled = [{col: row.get(col) for col in columns} for row in unique.values()]
+    statement = upsert(conn, table, rows.key, columns, fill_only=insert_only)
     for part in chunks(filled, 1000):
-        conn.execute(upsert(conn, table, rows.key, columns), list(part))
+        conn.execute(statement, list(part))
 
 
 def _split_unstorable(ads: Sequence[NormalisedAd]) -> tuple[list[NormalisedAd], list[Quarantined]]:

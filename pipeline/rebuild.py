@@ -41,6 +41,8 @@ _raw = table_of(RawRecord)
 _runs = table_of(CollectionRun)
 _checkpoints = table_of(Checkpoint)
 
+#: How `adlib import` names the files it archives (``file:<name>``): no collector downloads one.
+IMPORTED_URL_PREFIX = "file:"
 #: Raw records fetched from the source per round trip (pages are small once decompressed).
 STREAM_BATCH = 50
 
@@ -181,6 +183,8 @@ def _replay_record(
         return
     try:
         for page in collector.replay(row.scope or "-", raw):
+            # A file someone imported is replayed as it was loaded: insert-only.
+            page.insert_only = row.url.startswith(IMPORTED_URL_PREFIX)
             with target.begin() as conn:
                 result = load_page(
                     conn,

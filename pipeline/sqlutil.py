@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schema.types import UTCDateTime
@@ -36,10 +36,25 @@ def insert_ignore(conn: Connection, table: Table, key: Sequence[str]) -> Any:
     return dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(key))
 
 
-def upsert(conn: Connection, table: Table, key: Sequence[str], columns: Iterable[str]) -> Any:
-    """``INSERT ... ON CONFLICT (key) DO UPDATE SET col = excluded.col`` for ``columns``."""
+def upsert(
+    conn: Connection,
+    table: Table,
+    key: Sequence[str],
+    columns: Iterable[str],
+    *,
+    fill_only: bool = False,
+) -> Any:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET col = excluded.col`` for ``columns``.
+
+    ``fill_only``: a stored value is never replaced, only an empty (NULL) cell is filled
+    (``SET col = COALESCE(col, excluded.col)``).
+    """
     stmt = dialect_insert(conn, table)
-    update = {col: stmt.excluded[col] for col in columns if col not in key}
+    update = {
+        col: func.coalesce(table.c[col], stmt.excluded[col]) if fill_only else stmt.excluded[col]
+        for col in columns
+        if col not in key
+    }
     if not update:
         return stmt.on_conflict_do_nothing(index_elements=list(key))
     return stmt.on_conflict_do_update(index_elements=list(key), set_=update)

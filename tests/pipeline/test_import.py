@@ -8,19 +8,19 @@ values are checked against the files as published (first rows, ``≤100``, the c
 from __future__ import annotations
 
 import csv
+import io
 import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from schema.models import CollectionRun, QuarantinedRecord, RawRecord
 from schema.report_tables import MetaReportLocation, MetaReportSpend
-from tests.conftest import SAMPLES, run_cli
-from tests.pipeline.ops_helpers import ops_config
+from tests.conftest import run_cli
+from tests.pipeline.ops_helpers import bulk_replicas, ops_config
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "meta_report"
 AD = "FacebookAdLibraryReport_2025-07-13_AD_last_30_days"
@@ -237,22 +237,83 @@ def test_2019_layout_quarantine_and_bare_quotes(tmp_path: Path, database_url: st
     assert currencies == [("EUR",)]
 
 
-@pytest.mark.parametrize("kind", ["google", "snap"])
-def test_google_and_snap_files_are_recognised_but_not_importable_yet(
-    tmp_path: Path, kind: str
+def test_an_older_google_bundle_adds_the_ads_it_alone_holds_and_changes_nothing_else(
+    tmp_path: Path, database_url: str
 ) -> None:
-    if kind == "google":
-        path = tmp_path / "google-political-ads-transparency-bundle.zip"
-        with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("google-political-ads-creative-stats.csv", "Ad_ID,Ad_URL\n")
-    else:
-        path = tmp_path / "PoliticalAds.csv"
-        shutil.copy(SAMPLES / "snap_PoliticalAds_2020_sample.csv", path)
-    config = _config(tmp_path, f"sqlite:///{tmp_path / 'adlib.sqlite'}")
-    result = _import(config, path)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert f"a {kind} file" in result.stderr and "cannot import yet" in result.stderr
-    assert not list((tmp_path / "data").rglob("*.*"))
+    """A colleague's old bundle: the ads Google has since removed come back, nothing regresses."""
+    with bulk_replicas(tmp_path / "replicas") as replicas:
+        old_bundle = tmp_path / "google-political-ads-transparency-bundle.zip"
+        shutil.copy(replicas.google.endpoint.path, old_bundle)
+        removed = replicas.google.remove_ads(4)
+        changed = replicas.google.change_ads(0.2)
+        config = ops_config(tmp_path, database_url, replicas.sources())
+        assert run_cli("collect", "--config", str(config), "--source", "google").returncode == 0
+    before = _state(database_url)
+    assert not set(removed) & {ad for ad, *_ in before["ads"]}
+
+    first, again = _import(config, old_bundle), _import(config, old_bundle)
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0 and "already imported" in again.stdout
+    after = _state(database_url)
+    added = {ad for ad, *_ in after["ads"]} - {ad for ad, *_ in before["ads"]}
+    assert added == set(removed)
+    # Every ad collected from the newer bundle is as it was: values, delisting, history.
+    assert [row for row in after["ads"] if row[0] not in added] == before["ads"]
+    assert set(changed) <= {ad for ad, *_ in before["ads"]}
+    assert after["observations"] == before["observations"] + len(removed)
+    assert after["checkpoints"] == before["checkpoints"]
+    assert after["spend"] == before["spend"]  # stored aggregate values are never replaced
+
+    # The archive replays the import as it was loaded: insert-only, after the collection.
+    rebuilt = tmp_path / "rebuilt.sqlite"
+    done = run_cli("db", "rebuild", "--config", str(config), "--to", f"sqlite:///{rebuilt}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    again_state = _state(f"sqlite:///{rebuilt}")
+    assert [r[:5] for r in again_state["ads"]] == [r[:5] for r in after["ads"]]
+    assert [r[5] is None for r in again_state["ads"]] == [r[5] is None for r in after["ads"]]
+
+
+def test_a_bare_snap_csv_imports_like_its_zip(tmp_path: Path, database_url: str) -> None:
+    with (
+        bulk_replicas(tmp_path / "replicas") as replicas,
+        zipfile.ZipFile(replicas.snap.endpoints[2022].path) as archive,
+    ):
+        (tmp_path / "PoliticalAds.csv").write_bytes(archive.read("PoliticalAds.csv"))
+    config = _config(tmp_path, database_url)
+    result = _import(config, tmp_path / "PoliticalAds.csv")
+    assert result.returncode == 0, result.stderr
+    text_ = (tmp_path / "PoliticalAds.csv").read_text(encoding="utf-8-sig", errors="replace")
+    rows = list(csv.DictReader(io.StringIO(text_)))
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        stored = set(
+            conn.execute(text("SELECT source_ad_id FROM ads WHERE source = 'snap'")).scalars()
+        )
+    engine.dispose()
+    assert stored == {row["ADID"] for row in rows}
+
+
+def _state(url: str) -> dict[str, Any]:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        state = {
+            "ads": [
+                tuple(r)
+                for r in conn.execute(
+                    text(
+                        "SELECT source_ad_id, content_hash, spend_lower, spend_upper, "
+                        "impressions_lower, delisted_at, last_seen_at FROM ads ORDER BY source_ad_id"
+                    )
+                )
+            ],
+            "observations": conn.execute(text("SELECT COUNT(*) FROM ad_observations")).scalar_one(),
+            "checkpoints": [tuple(r) for r in conn.execute(text("SELECT * FROM checkpoints"))],
+            "spend": sorted(
+                tuple(r) for r in conn.execute(text("SELECT * FROM google_advertiser_spend"))
+            ),
+        }
+    engine.dispose()
+    return state
 
 
 def test_rebuild_replays_imported_reports(
