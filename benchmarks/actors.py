@@ -26,12 +26,10 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from rapidfuzz import fuzz  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from benchmarks.measure import Measurement, measure  # noqa: E402
 from benchmarks.scratch_pg import scratch_database  # noqa: E402
 from pipeline import db  # noqa: E402
 from pipeline.evidence.actors.evaluate import evaluate, load_labelled  # noqa: E402
@@ -281,26 +280,6 @@ def baseline(url: str) -> None:
         ):
             seen += sum(1 for _ in conn.execute(text(sql)))
     print(seen)
-
-
-@dataclass(slots=True)
-class Measurement:
-    name: str
-    seconds: float
-    peak_mb: float
-
-
-def measure(name: str, command: list[str]) -> Measurement:
-    """Run ``command``; its wall time and peak RSS (the kernel's rusage of that child)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(
-            f"{name} failed: {process.stderr.read().decode() if process.stderr else ''}"
-        )
-    return Measurement(name, seconds, usage.ru_maxrss / 1024)
 
 
 def scale(url: str, mentions: int, workdir: Path, label: str) -> list[Measurement]:

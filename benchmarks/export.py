@@ -26,11 +26,9 @@ import argparse
 import csv
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import create_engine  # noqa: E402
 
+from benchmarks.measure import Measurement, measure  # noqa: E402
 from benchmarks.scratch_pg import scratch_database  # noqa: E402
 from pipeline import db  # noqa: E402
 from pipeline.export import EXPORT_FILES  # noqa: E402
@@ -199,27 +198,6 @@ def baseline(url: str, out: Path) -> int:
             cursor.close()
     engine.dispose()
     return total
-
-
-@dataclass(slots=True)
-class Measurement:
-    name: str
-    rows: int
-    seconds: float
-    peak_mb: float
-
-
-def measure(name: str, command: list[str], rows: int) -> Measurement:
-    """Run ``command``; its wall time and peak RSS (from the kernel's rusage of that child)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(
-            f"{name} failed: {process.stderr.read().decode() if process.stderr else ''}"
-        )
-    return Measurement(name, rows, seconds, usage.ru_maxrss / 1024)
 
 
 def _exported_rows(out: Path) -> int:

@@ -5,7 +5,7 @@
 For each platform: its replica serves N ads on loopback; ``adlib collect`` (a subprocess, as
 cron runs it) fills a fresh database; then ``adlib db rebuild --to`` (a subprocess) replays that
 database's raw archive into another fresh one, with no replica running. Prints both rates
-(ads/s), the rebuild/collect ratio and each process's peak memory. A rebuild pays no network
+(ads/s), the rebuild/collect ratio and each process's peak memory (benchmarks/measure.py). A rebuild pays no network
 and no waiting on a platform, so it should run at least as fast as a collection; it must
 also stream (peak memory flat in N).
 """
@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -30,6 +28,7 @@ sys.path.insert(0, str(REPO))
 import yaml  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from benchmarks.measure import measure  # noqa: E402
 from benchmarks.scratch_pg import scratch_database  # noqa: E402
 
 TOKEN = "benchmark-token-not-secret"
@@ -70,32 +69,8 @@ def snap(folder: Path, n_ads: int) -> Iterator[dict[str, Any]]:
 PLATFORMS: dict[str, Setup] = {"meta": meta, "google": google, "snap": snap}
 
 
-#: Runs `adlib` and, at exit, writes the process's own peak RSS (KiB) to $ADLIB_BENCH_RSS.
-_WITH_PEAK = (
-    "import atexit, os, resource, sys\n"
-    "atexit.register(lambda: open(os.environ['ADLIB_BENCH_RSS'], 'w').write("
-    "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
-    "from pipeline.cli import main\n"
-    "sys.argv[0] = 'adlib'\n"
-    "main()\n"
-)
-
-
-def _adlib(folder: Path, *args: str) -> tuple[float, float]:
-    """Run `adlib` in a subprocess; returns seconds and that process's peak RSS in MB."""
-    rss = folder / f"rss-{uuid.uuid4().hex[:6]}"
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _WITH_PEAK, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "ADLIB_BENCH_RSS": str(rss)},
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"adlib {args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return seconds, int(rss.read_text()) / 1024
+#: `adlib` as cron runs it, in its own process (so its peak memory is its own).
+ADLIB = [sys.executable, "-m", "pipeline"]
 
 
 @contextmanager
@@ -116,7 +91,9 @@ def ads_in(url: str) -> int:
     return count
 
 
-def measure(platform: str, engine_name: str, n_ads: int, pg_url: str | None) -> dict[str, Any]:
+def measure_platform(
+    platform: str, engine_name: str, n_ads: int, pg_url: str | None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"adlib-rebuild-{platform}-") as tmp:
         folder = Path(tmp)
         with (
@@ -135,10 +112,10 @@ def measure(platform: str, engine_name: str, n_ads: int, pg_url: str | None) -> 
                         }
                     )
                 )
-                collect_s, collect_mb = _adlib(folder, "collect", "--config", str(config))
+                collect = measure("collect", [*ADLIB, "collect", "--config", str(config)])
             ads = ads_in(source)
-            rebuild_s, rebuild_mb = _adlib(
-                folder, "db", "rebuild", "--config", str(config), "--to", target
+            rebuild = measure(
+                "rebuild", [*ADLIB, "db", "rebuild", "--config", str(config), "--to", target]
             )
             rebuilt = ads_in(target)
     if rebuilt != ads:
@@ -147,10 +124,10 @@ def measure(platform: str, engine_name: str, n_ads: int, pg_url: str | None) -> 
         "platform": platform,
         "engine": engine_name,
         "ads": ads,
-        "collect_rate": ads / collect_s,
-        "rebuild_rate": ads / rebuild_s,
-        "collect_mb": collect_mb,
-        "rebuild_mb": rebuild_mb,
+        "collect_rate": ads / collect.seconds,
+        "rebuild_rate": ads / rebuild.seconds,
+        "collect_mb": collect.peak_mb,
+        "rebuild_mb": rebuild.peak_mb,
     }
 
 
@@ -167,7 +144,7 @@ def main() -> None:
     )
     for platform in args.platform or sorted(PLATFORMS):
         for engine_name in engines:
-            r = measure(platform, engine_name, args.ads, args.pg)
+            r = measure_platform(platform, engine_name, args.ads, args.pg)
             print(
                 f"{r['platform']:<9} {r['engine']:<11} {r['ads']:>8,} "
                 f"{r['collect_rate']:>10,.0f} {r['rebuild_rate']:>10,.0f} "

@@ -36,9 +36,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from export import Measurement, build, measure  # noqa: E402
+from export import build  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from benchmarks.measure import Measurement, measure  # noqa: E402
 from pipeline import db  # noqa: E402
 
 TARGET_SECONDS = 60.0
