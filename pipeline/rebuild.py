@@ -56,12 +56,9 @@ class ScopeReplay:
     """What the replay of one source and scope produced."""
 
     run_id: int
+    #: Raw records replayed in full (the run's row counts pages, ads, ... as the loader wrote).
     records: int = 0
     ads: int = 0
-    new: int = 0
-    changed: int = 0
-    observations: int = 0
-    quarantined: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -195,10 +192,6 @@ def _replay_record(
                     redactor=redactor,
                 )
             replay.ads += result.records
-            replay.new += result.new
-            replay.changed += result.changed
-            replay.observations += result.observations
-            replay.quarantined += result.quarantined
     except NotImplementedError as exc:
         replay.problems.append(str(exc))
         return
@@ -243,6 +236,7 @@ def _copy_checkpoints(source: Engine, target: Engine) -> None:
 
 
 def _close_runs(target: Engine, report: RebuildReport) -> None:
+    """Each replay run's end; its counters are the loader's, written Page by Page."""
     finished = datetime.now(UTC)
     with target.begin() as conn:
         for replay in report.scopes.values():
@@ -252,12 +246,6 @@ def _close_runs(target: Engine, report: RebuildReport) -> None:
                 .values(
                     finished_at=finished,
                     status="failed" if replay.problems else "success",
-                    pages=replay.records,
-                    records=replay.ads,
-                    new=replay.new,
-                    changed=replay.changed,
-                    observations=replay.observations,
-                    quarantined=replay.quarantined,
                     error="; ".join(dict.fromkeys(replay.problems)) or None,
                     notices=["rebuilt from the raw archive (adlib db rebuild)"],
                 )

@@ -117,6 +117,16 @@ def test_collect_then_rebuild_gives_the_same_ads_children_and_history(
     for table, rows in original.items():
         assert copy[table] == rows, table
     assert TOKEN not in rebuilt.stdout + rebuilt.stderr
+    engine = create_engine(
+        another_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    )
+    with engine.connect() as conn:
+        runs = conn.execute(text("SELECT status, pages, records FROM collection_runs")).all()
+    engine.dispose()
+    # One run per scope replayed, counted by the loader: a page per archived page, its ads.
+    assert {status for status, _, _ in runs} == {"success"}
+    assert sum(pages for _, pages, _ in runs) == int(rebuilt.stdout.split(" of ")[0].split()[-1])
+    assert sum(records for _, _, records in runs) >= len(original["ads"])
 
     again = run_cli("db", "rebuild", "--config", str(config), "--to", another_database_url)
     assert again.returncode == 2 and "is not empty" in again.stderr
