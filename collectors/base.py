@@ -112,11 +112,6 @@ class Collector(ABC):
     Settings: ClassVar[type[SourceSettings]] = SourceSettings
     #: True when :meth:`credential_expiry` can ask the platform about the configured token.
     checks_credential: ClassVar[bool] = False
-    #: True when a file a person downloaded may be loaded through :meth:`replay` (`adlib
-    #: import`). Replaying the archive (`adlib db rebuild`) needs no such promise: it replays
-    #: files in the order they were fetched, while an imported file may be older than what
-    #: was collected, which a complete listing (a bulk file) would wrongly delist and overwrite.
-    imports_files: ClassVar[bool] = False
     #: Which stored names are mentions of whom, for the actors layer (docs/actors.md).
     mention_fields: ClassVar[tuple[MentionField, ...]] = DEFAULT_MENTION_FIELDS
 

@@ -107,8 +107,6 @@ class BulkFileCollector(Collector):
     settings: BulkFileSettings
     #: Extension of the kept file under ``<data_dir>/raw``.
     file_suffix = ".zip"
-    #: A file downloaded by hand is added insert-only (``Page.insert_only``), never as a listing.
-    imports_files = True
     #: The zip member a bare CSV stands for, when the platform's zip holds one CSV (Snap).
     single_member: ClassVar[str | None] = None
 

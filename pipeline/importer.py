@@ -113,13 +113,6 @@ def import_file(
         countries=list(config.countries), data_dir=config.data_dir, log=log.getChild(file.source)
     )
     collector = collector_class(file.source)(settings, context)
-    if not collector.imports_files:
-        collector.close()
-        _discard(config.data_dir / relative, created)
-        raise ImportRefused(
-            f"{file.path}: a {file.source} file ({file.scope}), which adlib cannot import yet; "
-            f"collect it with `adlib collect --source {file.source}` instead"
-        )
     try:
         with SourceLocks(engine, config.database_url, [file.source]), engine.begin() as conn:
             run_id = _open_run(conn, file)

@@ -55,7 +55,6 @@ class MetaCollector(Collector):
     Settings = MetaSettings
     settings: MetaSettings
     checks_credential = True
-    imports_files = True  # the Ad Library Report (collectors.meta.report)
 
     def __init__(self, settings: SourceSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)

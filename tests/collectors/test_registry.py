@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from collectors import REGISTRY, collector_class
-from collectors.base import SourceSettings
+from collectors import RECOGNISERS, REGISTRY, collector_class
+from collectors.base import Collector, SourceSettings
 from collectors.replicas import DEMOS
 from tests.conftest import REPO
 from tests.reliability import harness
@@ -36,6 +36,13 @@ def test_defaults_point_at_the_real_platform_never_a_replica(name: str) -> None:
     defaults = collector_class(name).Settings.model_construct()
     values = [str(v) for v in _values(defaults)]
     assert not [v for v in values if any(host in v for host in LOOPBACK)], values
+
+
+def test_a_platform_whose_files_are_recognised_can_replay_them() -> None:
+    """`adlib import` hands a recognised file to the collector's replay()."""
+    assert set(RECOGNISERS) <= set(REGISTRY)
+    for name in RECOGNISERS:
+        assert collector_class(name).replay is not Collector.replay, name
 
 
 def test_demos_and_the_harness_cover_exactly_the_registry() -> None:
