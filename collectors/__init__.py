@@ -24,8 +24,8 @@ REGISTRY: dict[str, str] = {
 #: name and first bytes) and returns the scope it imports under, or ``None``.
 RECOGNISERS: dict[str, str] = {
     "meta": "collectors.meta.report:recognise",
-    "google": "collectors.files:google_bundle",
-    "snap": "collectors.files:snap_political_ads",
+    "google": "collectors.google.collector:recognise",
+    "snap": "collectors.snap:recognise",
 }
 
 

@@ -55,6 +55,7 @@ from collectors.download import (
     Validators,
     ZipLimits,
 )
+from collectors.files import is_zip
 from collectors.http import Retrier, make_client
 from collectors.records import (
     Page,
@@ -159,7 +160,7 @@ class BulkFileCollector(Collector):
             last_modified=None,
             listing_started_at=(raw.fetched_at or datetime.now(UTC)).isoformat(),
         )
-        if zipfile.is_zipfile(path) or self.single_member is None:
+        if is_zip(path) or self.single_member is None:
             yield from self._read(scope, checkpoint, fresh=False)
             return
         # A bare CSV (someone unzipped the download): read it as the one member it was.

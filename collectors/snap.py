@@ -14,8 +14,12 @@ window, in UTC (``2019/04/25 08:00:57Z``).
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field
@@ -30,6 +34,7 @@ from collectors.bulk import (
 )
 from collectors.countries import country_code
 from collectors.download import BulkArchive
+from collectors.files import zip_names
 from collectors.records import (
     AdvertiserRecord,
     CreativeRecord,
@@ -227,3 +232,36 @@ class SnapCollector(BulkFileCollector):
             ad_member=MEMBER,
             row_salt=row_salt(SOURCE),
         )
+
+
+#: Columns that only Snap's ``PoliticalAds.csv`` starts with.
+_HEADER_START = ("ADID", "CreativeUrl")
+
+
+def recognise(path: Path) -> str | None:
+    """`adlib import`: ``PoliticalAds.zip`` or ``PoliticalAds.csv``; the scope is its ads' year."""
+    names = zip_names(path)
+    try:
+        if names is None:
+            with path.open("rb") as handle:
+                return _year(handle.read(64 * 1024))
+        if MEMBER not in names:
+            return None
+        with zipfile.ZipFile(path) as archive:
+            member = next(n for n in archive.namelist() if n.rsplit("/", 1)[-1] == MEMBER)
+            with archive.open(member) as handle:
+                return _year(handle.read(64 * 1024))
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
+def _year(head: bytes) -> str | None:
+    """The year of the first ad's ``StartDate`` (``2020/10/15 18:53:02Z``), if the header is Snap's."""
+    # Real files carry invalid UTF-8 (the reader keeps such rows with U+FFFD), and 64 KiB may
+    # end inside a character: neither may hide what the file is.
+    lines = head.decode("utf-8-sig", errors="replace").splitlines()[:2]
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    if len(rows) < 2 or tuple(rows[0][:2]) != _HEADER_START or "StartDate" not in rows[0]:
+        return None
+    start = rows[1][rows[0].index("StartDate")] if len(rows[1]) == len(rows[0]) else ""
+    return start[:4] if start[:4].isdigit() else None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from collectors.bulk import BulkFileCollector, FilePlan, MemberParser, Notices
 from collectors.csvstream import CsvStream
 from collectors.download import BulkArchive
+from collectors.files import zip_names
 from collectors.google.aggregates import (
     AdvertiserStatsParser,
     DeclaredStatsParser,
@@ -122,3 +124,9 @@ def read_report_date(archive: BulkArchive, notices: Notices) -> date | None:
 def _has_rows(archive: BulkArchive, name: str) -> bool:
     with archive.open(archive.members()[name]) as binary:
         return next(CsvStream(binary, name).rows(), None) is not None
+
+
+def recognise(path: Path) -> str | None:
+    """`adlib import`: Google's bundle is a zip holding ``google-political-ads-creative-stats.csv``."""
+    names = zip_names(path)
+    return SCOPE if names is not None and CREATIVE_STATS in names else None

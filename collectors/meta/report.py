@@ -41,6 +41,7 @@ from typing import IO
 
 from collectors.base import FatalError
 from collectors.download import BulkArchive
+from collectors.files import is_zip
 from collectors.records import JsonDict, Page, Quarantined, RawPayload, TableRows
 
 KIND = "meta_report"
@@ -125,13 +126,8 @@ def recognise(path: Path) -> str | None:
     if name is None or name.part == "readme":
         return None
     if name.part == "bundle":
-        return name.scope if _is_zip(path) else None
+        return name.scope if is_zip(path) else None
     return name.scope if _report_header(_first_line(path)) else None
-
-
-def _is_zip(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(4) == b"PK\x03\x04"
 
 
 def _first_line(path: Path) -> str:
