@@ -39,7 +39,7 @@ from pipeline.runner import (
 )
 from pipeline.status import build_status
 from pipeline.stopping import StopOnSignals
-from pipeline.tabular import write_rows
+from pipeline.tabular import table_console, write_rows
 from pipeline.tokens import check_tokens, log_tokens_after_run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -210,8 +210,11 @@ def _country(value: str) -> str:
 
 
 def print_summary(report: RunReport) -> None:
-    """The end-of-run table (one row per scope), then errors, skipped sources and notices."""
-    console = Console()
+    """The end-of-run table (one row per scope), then errors, skipped sources and notices.
+
+    The table takes its full width off a terminal and the lines after it are plain (never
+    wrapped), as in `adlib status`: under cron this is the mail a person reads.
+    """
     table = Table(title="adlib collect")
     for column in (
         "source",
@@ -231,17 +234,17 @@ def print_summary(report: RunReport) -> None:
         table.add_row(o.source, o.scope, o.status, *(f"{n:,}" for n in counts))
     for name in report.skipped:
         table.add_row(name, "-", "skipped", "", "", "", "", "")
-    console.print(table)
+    table_console(table, sys.stdout).print(table)
     for o in report.outcomes:
         if o.error:
-            console.print(f"{o.source}/{o.scope}: {o.error}", markup=False, highlight=False)
+            click.echo(f"{o.source}/{o.scope}: {o.error}")
     for name, reason in report.skipped.items():
-        console.print(f"{name} skipped: {reason}", markup=False, highlight=False)
+        click.echo(f"{name} skipped: {reason}")
     for o in report.outcomes:
         for notice in o.notices:
-            console.print(f"{o.source}/{o.scope}: note: {notice}", markup=False, highlight=False)
+            click.echo(f"{o.source}/{o.scope}: note: {notice}")
     for step, reason in report.derived_failures.items():
-        console.print(f"{step} failed (collected data kept): {reason}", markup=False)
+        click.echo(f"{step} failed (collected data kept): {reason}")
 
 
 @cli.command()

@@ -60,8 +60,17 @@ def test_a_source_that_only_errors_fails_the_check_until_it_recovers(tmp_path: P
     with bulk_replicas(tmp_path / "replicas") as replicas:
         config = ops_config(tmp_path, database_url, replicas.sources())
         replicas.google_control.broken = True
-        broken = run_cli("collect", "--config", str(config))
+        broken = run_cli("collect", "--config", str(config), "--summary")
         assert broken.returncode == 1
+        # Off a terminal (cron's mail) the summary is not squeezed to 80 columns: the whole
+        # failure stays on one line, and the table keeps one line per scope.
+        (failure,) = [x for x in broken.stdout.splitlines() if x.startswith("google/bundle: ")]
+        assert failure.endswith("google-political-ads-transparency-bundle.zip"), broken.stdout
+        assert len(failure) > 80
+        assert any(
+            [c.strip() for c in x.split("│")[1:4]] == ["google", "bundle", "failed"]
+            for x in broken.stdout.splitlines()
+        ), broken.stdout
         database = Database(database_url)
         try:
             assert [r["status"] for r in database.runs("snap")] == ["success", "success"]
