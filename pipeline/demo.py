@@ -82,7 +82,8 @@ def _actors_summary(console: Console, engine: Engine, out_dir: Path) -> None:
 
 def run_demo(out_dir: Path) -> int:
     """Run the demo into ``out_dir``; returns the collect exit code."""
-    console = Console()
+    # Commands and paths are printed whole, never wrapped: a reader copies them.
+    console = Console(soft_wrap=True)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
