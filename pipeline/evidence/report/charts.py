@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pipeline.evidence.report.queries import Table
@@ -88,7 +89,7 @@ def spend_charts(table: Table) -> list[Chart]:
                     color=line.get_color(),
                     label=f"{label(source)} lower to upper",
                 )
-        axes.set_xticks(range(len(months)), [label(m) for m in months], rotation=45, ha="right")
+        _month_axis(axes, months)
         axes.set_ylabel(label(currency))
         axes.legend(fontsize=7, frameon=False)
         charts.append(
@@ -207,7 +208,7 @@ def concentration_chart(table: Table) -> Chart | None:
             xs, [p["top10_share_lower"] for p in points], marker="o", label=f"{name} (lower bounds)"
         )
         _plot_present(axes, xs, [p["top10_share_upper"] for p in points], f"{name} (upper bounds)")
-    axes.set_xticks(range(len(months)), [label(m) for m in months], rotation=45, ha="right")
+    _month_axis(axes, months)
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("top-10 share")
     axes.legend(fontsize=7, frameon=False)
@@ -223,3 +224,14 @@ def _plot_present(axes: Any, xs: Sequence[int], ys: Sequence[Any], name: str) ->
     points = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
     if points:
         axes.plot(*zip(*points, strict=True), marker="s", linestyle="--", label=name)
+
+
+#: At most this many month labels on an axis: beyond a year or so, one per month is a smear.
+MONTH_LABELS = 12
+
+
+def _month_axis(axes: Axes, months: list[str]) -> None:
+    """Months along x (one position each), labelled every few months so labels stay legible."""
+    step = max(1, -(-len(months) // MONTH_LABELS))
+    shown = range(0, len(months), step)
+    axes.set_xticks(list(shown), [label(months[i]) for i in shown], rotation=45, ha="right")
