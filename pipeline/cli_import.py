@@ -22,10 +22,12 @@ from pipeline.logs import setup_logging
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @_fails_cleanly
 def import_command(config_file: str | None, paths: Sequence[str]) -> None:
-    """Load files you downloaded: Meta Ad Library Report zips/CSVs (Google, Snap bundles later).
+    """Load files you downloaded: Meta Ad Library Reports, Google bundles, Snap PoliticalAds.
 
     Each file is recognised by its name and first line, kept under data_dir/raw/ and loaded in
     one transaction: a damaged file changes nothing, and a file already imported is skipped.
+    A file may be older than what was collected, so it only adds what the database lacks (new
+    ads and rows, empty cells); it never replaces a stored value or delists an ad.
     Exit 2 (one line): a file adlib does not recognise or cannot read; nothing after it runs.
     """
     config = _load(config_file)
