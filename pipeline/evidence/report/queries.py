@@ -2,7 +2,10 @@
 
 Every table of the report (and every chart) is one of these queries, written to
 ``data/<name>.csv`` as is, so each number can be traced back to SQL over the views and from
-there to ads. ``{ads}`` in a query is the selection of ``adlib export`` (same country, dates
+there to ads. One table is computed in Python by a view's rules instead, because the view is
+too slow for a large country: ``advertiser_spend_monthly``
+(:mod:`pipeline.evidence.report.monthly`, tested equal to ``v_advertiser_spend_monthly``);
+the spend and concentration tables are sums of its rows. ``{ads}`` in a query is the selection of ``adlib export`` (same country, dates
 and platforms), as a subquery of ad ids; ``:country`` is the report's country. Ranges stay
 ranges (lower and upper sums, an open upper bound makes a sum NULL) and currencies are never
 added together: every spend column sits beside its currency.
@@ -16,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from pipeline.evidence.report.monthly import COLUMNS, advertiser_spend_monthly
 from pipeline.export import AdSelection
 
 
@@ -83,20 +87,6 @@ QUERIES: tuple[Query, ...] = (
         WHERE r.source IN (SELECT DISTINCT a.source FROM ads a WHERE a.id IN ({ads}))
         GROUP BY r.source ORDER BY r.source
         """,
-    ),
-    Query(
-        "advertiser_spend_monthly",
-        """
-        SELECT m.source, m.advertiser_id, m.advertiser_name, m.month, m.currency, m.ads,
-               m.spend_lower, m.spend_upper
-        FROM v_advertiser_spend_monthly m
-        WHERE m.country_code = :country AND m.currency IS NOT NULL
-          AND m.source IN (SELECT DISTINCT a.source FROM ads a WHERE a.id IN ({ads}))
-          AND m.month >= :since_month
-          AND m.month <= :until_month
-        ORDER BY m.source, m.currency, m.month, m.advertiser_id
-        """,
-        shown=0,
     ),
     Query(
         "top_actors",
@@ -227,7 +217,14 @@ def run_queries(
         tables[query.name] = Table(
             query.name, list(result.keys()), [tuple(r) for r in result], query.shown
         )
-    monthly = tables["advertiser_spend_monthly"]
+    sources = [row["source"] for row in tables["coverage"].records()]
+    monthly = Table(
+        "advertiser_spend_monthly",
+        COLUMNS,
+        advertiser_spend_monthly(conn, country, sources, months),
+        0,
+    )
+    tables[monthly.name] = monthly
     kind_lists = tables["targeting_kind_lists"]
     for derived in (
         spend_by_platform(monthly),
