@@ -11,13 +11,20 @@ so memory holds one advertiser at a time), and writes ``message_test_variants``:
 4. a group of two or more ads is a cluster; its id is its smallest ``ads.id``.
 
 The table is rebuilt in one transaction, so readers see the old clusters or the new ones.
+Batches of advertisers are independent, so when a refresh has more than one, worker processes
+cluster them while this process reads the next ones and writes the results (a million ads
+keep both cores busy); a small refresh runs in-process and starts no worker.
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from pipeline.evidence.practices.similarity import link_similar, normalise
+from pipeline.sqlutil import BulkInsert
 from schema.models import table_of
 from schema.practice_tables import MessageTestVariant
 
@@ -34,6 +42,9 @@ _BATCH = 5_000
 #: Ads per clustering batch. Memory per batch is dominated by the shingle sets kept for exact
 #: comparisons (about 7 KB per 100-character text): 20,000 ads stay near 150 MB.
 _BATCH_ADS = 20_000
+#: Most worker processes a refresh starts (each holds one batch, see above).
+_MAX_WORKERS = 4
+_COLUMNS = ("ad_id", "cluster_id", "advertiser_id", "similarity", "refreshed_at", "method_version")
 
 _ADS_WITH_TEXT = """
 SELECT a.id, a.advertiser_id,
@@ -72,36 +83,59 @@ def refresh_message_tests(engine: Engine) -> RefreshResult:
     started = time.perf_counter()
     table = table_of(MessageTestVariant)
     compared = clusters = variants = 0
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(table.delete())
-        insert, now = _insert_statement(conn)
-        for batch in _batches(_advertisers(_read(conn))):
-            compared += sum(len(ads) for _, ads in batch)
+        insert = BulkInsert(conn, table, _COLUMNS)
+        for size, found in _clustered(_batches(_advertisers(_read(conn)))):
+            compared += size
             rows: list[tuple[Any, ...]] = []
-            for advertiser_id, members in cluster_batch(batch):
+            for advertiser_id, members in found:
                 clusters += 1
                 cluster_id = min(ad_id for ad_id, _ in members)
                 rows.extend(
                     (ad_id, cluster_id, advertiser_id, score, now, METHOD_VERSION)
                     for ad_id, score in members
                 )
-            if rows:
-                conn.exec_driver_sql(insert, rows)
+            insert.write(rows)
             variants += len(rows)
     return RefreshResult(compared, clusters, variants, time.perf_counter() - started)
 
 
-def _insert_statement(conn: Connection) -> tuple[str, Any]:
-    """The driver-level INSERT (a million rows skip SQLAlchemy's per-row binding) and the
-    refresh time as the column type stores it on this engine."""
-    table = table_of(MessageTestVariant)
-    refreshed = table.c.refreshed_at.type.bind_processor(conn.dialect)
-    now = datetime.now(UTC)
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    columns = "ad_id, cluster_id, advertiser_id, similarity, refreshed_at, method_version"
-    marks = ", ".join([mark] * 6)
-    statement = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"
-    return statement, refreshed(now) if refreshed else now
+Clusters = list[tuple[int, list[tuple[int, float]]]]
+
+
+def _cluster(batch: list[tuple[int, list[AdText]]]) -> tuple[int, Clusters]:
+    """A batch's ad count and message tests (run in a worker process: module-level)."""
+    return sum(len(ads) for _, ads in batch), list(cluster_batch(batch))
+
+
+def _clustered(
+    batches: Iterator[list[tuple[int, list[AdText]]]],
+) -> Iterator[tuple[int, Clusters]]:
+    """:func:`_cluster` of each batch, in order; in worker processes when there are several.
+
+    At most one batch per worker waits beside the running ones, so memory stays bounded
+    whatever the number of ads. Workers are spawned, not forked: they inherit no database
+    connection. A worker that dies fails the refresh (``BrokenProcessPool``), and workers exit
+    with this process (their task queue closes).
+    """
+    head = list(itertools.islice(batches, 2))
+    workers = min(_MAX_WORKERS, len(os.sched_getaffinity(0)))
+    if len(head) < 2 or workers < 2:
+        yield from map(_cluster, itertools.chain(head, batches))
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pending: deque[Future[tuple[int, Clusters]]] = deque()
+    try:
+        for batch in itertools.chain(head, batches):
+            pending.append(pool.submit(_cluster, batch))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _read(conn: Connection) -> Iterator[tuple[int, int, Any, Any, str]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,3 +53,32 @@ def test_a_failed_refresh_raises_for_the_run_to_report_and_no_change_skips_it(
         refresh_indicators(engine, changed_ads=1)
     # Nothing new: no refresh is attempted, so the missing table is not even touched.
     assert refresh_indicators(engine, changed_ads=0) == "indicators current: no new or changed ads"
+
+
+def test_worker_processes_give_the_same_clusters_as_one_process(
+    replica_db: ReplicaDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large refresh clusters batches in worker processes; with batches of a few ads the
+    replica's data takes that path too, and must store exactly what one process stores."""
+    from pipeline.evidence.practices import message_tests
+
+    query = "SELECT ad_id, cluster_id, advertiser_id, similarity FROM message_test_variants"
+    engine = db.make_engine(replica_db.url)
+    started: list[int] = []
+
+    class CountingPool(ProcessPoolExecutor):
+        def __init__(self, workers: int, **kwargs: Any) -> None:
+            started.append(workers)
+            super().__init__(workers, **kwargs)
+
+    try:
+        refresh_message_tests(engine)
+        alone = sorted(rows(replica_db.url, query))
+        monkeypatch.setattr(message_tests, "_BATCH_ADS", 3)
+        monkeypatch.setattr(message_tests, "ProcessPoolExecutor", CountingPool)
+        pooled = refresh_message_tests(engine)
+    finally:
+        engine.dispose()
+    assert started and started[0] >= 2  # the pool really ran (CI machines have 2+ cores)
+    assert sorted(rows(replica_db.url, query)) == alone
+    assert pooled.variants == len(alone) > 0
