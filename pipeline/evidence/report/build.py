@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -282,15 +283,30 @@ def _unpublished(coverage: Table) -> dict[str, list[str]]:
 
 
 def _display(value: Any) -> str:
-    """A cell as the page shows it: numbers grouped, shares as %, NULL as an em dash."""
+    """A cell as the page shows it: numbers grouped, small numbers to three significant
+    digits, times to the minute in UTC, NULL as an em dash (the CSV files keep every digit)."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 1 else f"{value:,.0f}"
+        if value == 0:
+            return "0"
+        return f"{value:.3g}" if abs(value) < 1 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
-    if isinstance(value, datetime | date):
-        return str(_cell(value))
+    if isinstance(value, datetime):
+        return _minute((value.astimezone(UTC) if value.tzinfo else value).isoformat())
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
+        return _minute(value)  # SQLite returns an untyped column's timestamps as text
     return str(value)
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]00:?00)?")
+
+
+def _minute(timestamp: str) -> str:
+    """``2026-11-30 23:30:30.471227`` as ``2026-11-30 23:30 UTC`` (stored times are UTC)."""
+    return f"{timestamp[:10]} {timestamp[11:16]} UTC"

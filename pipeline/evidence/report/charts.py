@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,24 +68,18 @@ def spend_charts(table: Table) -> list[Chart]:
         by_currency[row["currency"]][row["source"]].append(row)
     charts = []
     for currency, sources in sorted(by_currency.items()):
-        months = sorted({r["month"] for rows in sources.values() for r in rows})
-        position = {m: i for i, m in enumerate(months)}
+        months = _calendar(r["month"] for rows in sources.values() for r in rows)
+        xs = list(range(len(months)))
         figure, axes = plt.subplots(figsize=(7, 2.8))
         for source, rows in sorted(sources.items()):
-            xs = [position[r["month"]] for r in rows]
-            lower = [float(r["spend_lower"] or 0) for r in rows]
+            lower = _by_month(months, rows, "spend_lower")
             (line,) = axes.plot(xs, lower, marker="o", label=f"{label(source)} (lower bound)")
-            bounded = [
-                (x, lo, float(r["spend_upper"]))
-                for x, lo, r in zip(xs, lower, rows, strict=True)
-                if r["spend_upper"] is not None
-            ]
-            if bounded:
-                bx, blo, bup = zip(*bounded, strict=True)
+            upper = _by_month(months, rows, "spend_upper")
+            if any(not math.isnan(u) for u in upper):
                 axes.fill_between(
-                    bx,
-                    blo,
-                    bup,
+                    xs,
+                    lower,
+                    upper,
                     alpha=0.25,
                     color=line.get_color(),
                     label=f"{label(source)} lower to upper",
@@ -96,7 +91,8 @@ def spend_charts(table: Table) -> list[Chart]:
             Chart(
                 f"Spend per month, {currency}",
                 "Lines are sums of lower bounds; bands reach the sums of upper bounds (missing "
-                "where an open upper bound leaves the month unbounded).",
+                "where an open upper bound leaves the month unbounded). A gap is a month "
+                "without a delivering ad of that platform.",
                 "spend_monthly.csv",
                 _uri(figure),
             )
@@ -200,14 +196,15 @@ def concentration_chart(table: Table) -> Chart | None:
     series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         series[(r["source"], r["currency"])].append(r)
-    months = sorted({r["month"] for r in rows})
+    months = _calendar(r["month"] for r in rows)
+    xs = list(range(len(months)))
     for (source, currency), points in sorted(series.items()):
-        xs = [months.index(p["month"]) for p in points]
         name = f"{label(source)} {label(currency)}"
-        axes.plot(
-            xs, [p["top10_share_lower"] for p in points], marker="o", label=f"{name} (lower bounds)"
-        )
-        _plot_present(axes, xs, [p["top10_share_upper"] for p in points], f"{name} (upper bounds)")
+        lower = _by_month(months, points, "top10_share_lower")
+        axes.plot(xs, lower, marker="o", label=f"{name} (lower bounds)")
+        upper = _by_month(months, points, "top10_share_upper")
+        if any(not math.isnan(u) for u in upper):
+            axes.plot(xs, upper, marker="s", linestyle="--", label=f"{name} (upper bounds)")
     _month_axis(axes, months)
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("top-10 share")
@@ -220,10 +217,25 @@ def concentration_chart(table: Table) -> Chart | None:
     )
 
 
-def _plot_present(axes: Any, xs: Sequence[int], ys: Sequence[Any], name: str) -> None:
-    points = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
-    if points:
-        axes.plot(*zip(*points, strict=True), marker="s", linestyle="--", label=name)
+def _calendar(months: Iterable[str]) -> list[str]:
+    """Every month (``YYYY-MM``) from the first to the last of ``months``: a month without
+    data keeps its place on the axis, so a gap shows as a gap."""
+    present = sorted(set(months))
+    if not present:
+        return []
+    year, month = map(int, present[0].split("-"))
+    calendar = []
+    while (label_ := f"{year:04d}-{month:02d}") <= present[-1]:
+        calendar.append(label_)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return calendar
+
+
+def _by_month(months: list[str], rows: list[dict[str, Any]], column: str) -> list[float]:
+    """``column`` of ``rows`` at each month of ``months``; NaN (a break in the line) where a
+    month has no row or the value is open (NULL)."""
+    values = {r["month"]: r[column] for r in rows}
+    return [float("nan") if values.get(m) is None else float(values[m]) for m in months]
 
 
 #: At most this many month labels on an axis: beyond a year or so, one per month is a smear.

@@ -270,3 +270,31 @@ def test_months_split_delivery_days_across_month_and_year_ends() -> None:
         (date(2024, 3, 1), 1),
     ]
     assert list(_months(date(2024, 5, 7), date(2024, 5, 7))) == [(date(2024, 5, 1), 1)]
+
+
+def test_page_shows_times_to_the_minute_and_small_numbers_plainly(report_dir: Path) -> None:
+    import re
+    from datetime import UTC, datetime
+
+    from pipeline.evidence.report.build import _display
+    from pipeline.evidence.report.charts import _calendar
+
+    page = (report_dir / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d{6}", page)  # the CSV files keep them
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", page)
+    assert [_display(v) for v in (0.0, 0.45678, 0.00042, 1234.6, None)] == [
+        "0",
+        "0.457",
+        "0.00042",
+        "1,235",
+        "—",
+    ]
+    assert _display("2026-11-30 23:30:30.471227") == "2026-11-30 23:30 UTC"
+    assert _display(datetime(2026, 11, 30, 23, 30, 30, 5, tzinfo=UTC)) == "2026-11-30 23:30 UTC"
+    # Months without data keep their place on a chart's axis.
+    assert _calendar(["2025-02", "2024-11", "2024-11"]) == [
+        "2024-11",
+        "2024-12",
+        "2025-01",
+        "2025-02",
+    ]
