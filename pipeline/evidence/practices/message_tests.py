@@ -110,6 +110,13 @@ def _cluster(batch: list[tuple[int, list[AdText]]]) -> tuple[int, Clusters]:
     return sum(len(ads) for _, ads in batch), list(cluster_batch(batch))
 
 
+def _cores() -> int:
+    """Cores this process may run on (Linux honours CPU affinity; macOS has no such call)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _clustered(
     batches: Iterator[list[tuple[int, list[AdText]]]],
 ) -> Iterator[tuple[int, Clusters]]:
@@ -121,7 +128,7 @@ def _clustered(
     with this process (their task queue closes).
     """
     head = list(itertools.islice(batches, 2))
-    workers = min(_MAX_WORKERS, len(os.sched_getaffinity(0)))
+    workers = min(_MAX_WORKERS, _cores())
     if len(head) < 2 or workers < 2:
         yield from map(_cluster, itertools.chain(head, batches))
         return
