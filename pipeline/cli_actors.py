@@ -12,6 +12,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
+from pipeline import lock
 from pipeline.actors_step import resolve_actors
 from pipeline.cells import safe_texts
 from pipeline.cli import UsageProblem, _config_option, _country, _engine, _fails_cleanly, _load
@@ -45,7 +46,8 @@ def _setup(config_file: str | None) -> tuple[Config, Engine]:
 
 def _resolve(config: Config, engine: Engine) -> None:
     try:
-        summary = resolve_actors(config, engine)
+        with lock.derived_lock(engine, config.database_url):
+            summary = resolve_actors(config, engine)
     except RegistryError as exc:
         raise UsageProblem(str(exc)) from None
     for warning in summary.warnings:

@@ -30,6 +30,8 @@ from pipeline.db import sqlite_path
 
 #: The lock that serialises migrations; no source can be called this (names are identifiers).
 _SCHEMA = "schema-migration"
+#: The lock of the derived steps (actors, indicators); not a source name either.
+_DERIVED = "derived-steps"
 
 
 class LockHeld(Exception):
@@ -170,7 +172,27 @@ def schema_lock(engine: Engine, database_url: str) -> Iterator[None]:
     Without it, two processes that find a new PostgreSQL database empty both run the first
     migration, and one dies on "relation already exists".
     """
-    lock = _lock(engine, database_url, _SCHEMA)
+    with _waiting_lock(engine, database_url, _SCHEMA):
+        yield
+
+
+@contextmanager
+def derived_lock(engine: Engine, database_url: str) -> Iterator[None]:
+    """Serialise the steps that rebuild tables derived from all the data (actor resolution,
+    the message-test refresh) between processes (waits for the holder).
+
+    Under cron, collections of different sources finish together, and each then rebuilds
+    these tables from the whole database: side by side, the second rebuild's delete misses
+    the rows the first is inserting on PostgreSQL, or waits past SQLite's busy timeout. One
+    after the other, the second simply works on data that includes both runs.
+    """
+    with _waiting_lock(engine, database_url, _DERIVED):
+        yield
+
+
+@contextmanager
+def _waiting_lock(engine: Engine, database_url: str, name: str) -> Iterator[None]:
+    lock = _lock(engine, database_url, name)
     lock.acquire(wait=True)
     try:
         yield

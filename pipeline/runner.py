@@ -30,7 +30,7 @@ from pipeline.config import Config, ConfigError
 from pipeline.evidence.practices.refresh import refresh_indicators
 from pipeline.listing import known_rows_reader
 from pipeline.load import load_page
-from pipeline.lock import SourceLocks
+from pipeline.lock import SourceLocks, derived_lock
 from pipeline.retention import prune_files
 from schema.models import Checkpoint, CollectionRun, table_of
 
@@ -459,9 +459,12 @@ def run_collection(
     runner = Runner(config, engine, log=log, reporter=reporter, stop=stop, redactor=redactor)
     report = runner.run(sources=sources, countries=countries, since=since)
     if not report.interrupted:
-        _derive(report, log, "actors", lambda: resolve_actors(config, engine).line())
         changed = sum(o.new + o.changed for o in report.outcomes)
-        _derive(report, log, "indicators", lambda: refresh_indicators(engine, changed_ads=changed))
+        with derived_lock(engine, config.database_url):
+            _derive(report, log, "actors", lambda: resolve_actors(config, engine).line())
+            _derive(
+                report, log, "indicators", lambda: refresh_indicators(engine, changed_ads=changed)
+            )
     return report
 
 

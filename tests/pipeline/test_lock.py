@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from pipeline import db
-from pipeline.lock import LockHeld, SourceLocks, schema_lock
+from pipeline.lock import LockHeld, SourceLocks, derived_lock, schema_lock
 from tests.conftest import run_cli
 from tests.pipeline.ops_helpers import (
     Database,
@@ -201,6 +201,24 @@ def test_schema_lock_makes_a_second_migrator_wait(database_url: str, tmp_path: P
             assert waiter.poll() is None  # waiting for the lock, not failing
         assert waiter.wait(timeout=30) == 0, (tmp_path / "up.out").read_text()
         assert db.current_revision(engine) == db.head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_derived_steps_wait_for_each_other(database_url: str, tmp_path: Path) -> None:
+    """Actor resolution (and the refresh beside it after a collection) waits while another
+    process rebuilds the derived tables, instead of racing it; then it runs."""
+    config = ops_config(tmp_path, database_url, {})
+    assert run_cli("db", "upgrade", "--config", str(config)).returncode == 0
+    engine = db.make_engine(database_url)
+    try:
+        with derived_lock(engine, database_url):
+            waiter = start_cli("actors", "resolve", "--config", str(config), log=tmp_path / "a.out")
+            wait_for(
+                lambda: _lock_waiters(engine, waiter.pid), 30, "actors resolve to block on the lock"
+            )
+            assert waiter.poll() is None  # waiting for the lock, not failing
+        assert waiter.wait(timeout=60) == 0, (tmp_path / "a.out").read_text()
     finally:
         engine.dispose()
 
