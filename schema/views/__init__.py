@@ -54,6 +54,8 @@ MACROS: dict[str, dict[str, str]] = {
     "sqlite": {
         # Timestamps are stored as UTC text ("YYYY-MM-DD HH:MM:SS.ffffff").
         "utc_date": "date({0})",
+        # A timestamp as text that sorts chronologically (it is stored so already).
+        "sortable_time": "{0}",
         "month_start": "date({0}, 'start of month')",
         "next_month": "date({0}, 'start of month', '+1 month')",
         "month_end": "date({0}, 'start of month', '+1 month', '-1 day')",
@@ -68,6 +70,7 @@ MACROS: dict[str, dict[str, str]] = {
     "postgresql": {
         # AT TIME ZONE 'UTC' so that the day never depends on the session's TimeZone.
         "utc_date": "CAST(({0}) AT TIME ZONE 'UTC' AS DATE)",
+        "sortable_time": "to_char(({0}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
         "month_start": "CAST(date_trunc('month', CAST({0} AS TIMESTAMP)) AS DATE)",
         "next_month": (
             "CAST(date_trunc('month', CAST({0} AS TIMESTAMP)) + INTERVAL '1 month' AS DATE)"

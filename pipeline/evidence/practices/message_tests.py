@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, text
 
@@ -35,6 +35,7 @@ from pipeline.evidence.practices.similarity import link_similar, normalise
 from pipeline.sqlutil import BulkInsert
 from schema.models import table_of
 from schema.practice_tables import MessageTestVariant
+from schema.views import render
 
 #: Bump when the method or threshold changes (stored in every row; see docs/practices.md).
 METHOD_VERSION = 1
@@ -48,8 +49,9 @@ _COLUMNS = ("ad_id", "cluster_id", "advertiser_id", "similarity", "refreshed_at"
 
 _ADS_WITH_TEXT = """
 SELECT a.id, a.advertiser_id,
-       COALESCE(a.delivery_start, a.ad_created_at, a.first_seen_at) AS window_start,
-       COALESCE(a.delivery_stop, a.last_seen_at) AS window_stop,
+       @sortable_time(COALESCE(a.delivery_start, a.ad_created_at, a.first_seen_at))
+           AS window_start,
+       @sortable_time(COALESCE(a.delivery_stop, a.last_seen_at)) AS window_stop,
        c.body
 FROM ads a
 JOIN ad_creatives c ON c.ad_id = a.id
@@ -58,13 +60,17 @@ ORDER BY a.advertiser_id, a.id, c.position
 """
 
 
-@dataclass(slots=True)
-class AdText:
-    """One ad of an advertiser: its text (creative bodies in order) and delivery window."""
+class AdText(NamedTuple):
+    """One ad of an advertiser: its text (creative bodies in order) and delivery window.
+
+    The window's ends are UTC text that sorts chronologically on both engines: a batch of
+    them travels to a worker process, and text pickles far faster than aware datetimes (a
+    tuple far faster than a dataclass).
+    """
 
     ad_id: int
-    start: Any
-    stop: Any
+    start: str | None
+    stop: str | None
     text: str
 
 
@@ -152,7 +158,8 @@ def _read(conn: Connection) -> Iterator[tuple[int, int, Any, Any, str]]:
     the ads it reads are a consistent snapshot on both engines.
     """
     result = conn.execute(
-        text(_ADS_WITH_TEXT), execution_options={"stream_results": True, "yield_per": _BATCH}
+        text(render(_ADS_WITH_TEXT, conn.dialect.name)),
+        execution_options={"stream_results": True, "yield_per": _BATCH},
     )
     yield from result
 
