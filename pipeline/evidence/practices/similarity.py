@@ -139,8 +139,11 @@ def _candidates(
     if len(offsets) < 2:
         return []
     signature = np.empty((len(offsets), BANDS * ROWS), dtype=np.uint64)
+    mixed = np.empty_like(hashes)  # one buffer for all 48 hash functions: no temporaries
     for k in range(BANDS * ROWS):
-        signature[:, k] = np.minimum.reduceat((hashes ^ _XOR[k]) * _MULTIPLY[k], offsets)
+        np.bitwise_xor(hashes, _XOR[k], out=mixed)
+        np.multiply(mixed, _MULTIPLY[k], out=mixed)
+        signature[:, k] = np.minimum.reduceat(mixed, offsets)
     index = np.arange(len(offsets))
     found = []
     for band in range(BANDS):
