@@ -2,4 +2,5 @@
 
 from pipeline.cli import main
 
-main()
+if __name__ == "__main__":  # a spawned worker process (the refresh's) must not run the CLI
+    main()
