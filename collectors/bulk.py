@@ -62,7 +62,6 @@ from collectors.records import (
     RawPayload,
 )
 from collectors.unchanged import KnownRows, row_hasher
-from collectors.worker import in_worker
 
 #: What each platform's member parsers import from here (defined in collectors.bulkread).
 __all__ = [
@@ -252,36 +251,29 @@ class BulkFileCollector(Collector):
                 ad_member=plan.ad_member,
                 row_salt=plan.row_salt,
             )
-            # Rows are parsed in a child process while this one writes the previous Page.
-            yield from in_worker(lambda: self._pages(archive, plan, builder, checkpoint))
-
-    def _pages(
-        self, archive: BulkArchive, plan: FilePlan, builder: PageBuilder, checkpoint: FileCheckpoint
-    ) -> Iterator[Page]:
-        """The Pages of the archive's members from ``checkpoint`` on, then the closing one."""
-        members = archive.members()
-        self._report_unread(members, plan, builder.notices)
-        resume_at = _resume_index(plan.parsers, checkpoint.member)
-        for index, parser in enumerate(plan.parsers):
-            info = members.get(parser.member)
-            if info is None:
-                if index >= resume_at:
-                    builder.notices.add(f"{parser.member} is not in this file")
-                continue
-            # A member finished before the checkpoint is skipped whole; the ad member's
-            # rows are still fingerprinted so that they count as seen for delisting.
-            if index < resume_at and parser.member != builder.ad_member:
-                continue
-            if index < resume_at and builder.known is None:
-                continue
-            skip = checkpoint.row if parser.member == checkpoint.member else 0
-            with archive.open(info) as binary:
-                stream = CsvStream(binary, parser.member)
-                if index < resume_at:
-                    _confirm_all(stream, builder)
+            members = archive.members()
+            self._report_unread(members, plan, notices)
+            resume_at = _resume_index(plan.parsers, checkpoint.member)
+            for index, parser in enumerate(plan.parsers):
+                info = members.get(parser.member)
+                if info is None:
+                    if index >= resume_at:
+                        notices.add(f"{parser.member} is not in this file")
                     continue
-                yield from self._read_member(parser, stream, skip, builder)
-        yield builder.final()
+                # A member finished before the checkpoint is skipped whole; the ad member's
+                # rows are still fingerprinted so that they count as seen for delisting.
+                if index < resume_at and parser.member != builder.ad_member:
+                    continue
+                if index < resume_at and builder.known is None:
+                    continue
+                skip = checkpoint.row if parser.member == checkpoint.member else 0
+                with archive.open(info) as binary:
+                    stream = CsvStream(binary, parser.member)
+                    if index < resume_at:
+                        _confirm_all(stream, builder)
+                        continue
+                    yield from self._read_member(parser, stream, skip, builder)
+            yield builder.final()
 
     def _known_rows(self, scope: str, plan: FilePlan) -> KnownRows | None:
         reader = self.context.known_rows
