@@ -38,7 +38,7 @@ def upgrade() -> None:
     for table, column in _timestamp_columns():
         op.execute(
             f'UPDATE "{table}" SET "{column}" = substr("{column}", 1, 19) '
-            f"WHERE length(\"{column}\") = 26 AND \"{column}\" LIKE '%.000000'"
+            f'WHERE length("{column}") = 26 AND "{column}" LIKE \'%.000000\''
         )
 
 
