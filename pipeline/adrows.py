@@ -484,6 +484,10 @@ _LISTS: tuple[tuple[Table, str, str], ...] = (
 )
 
 
+#: Child tables keyed ``(ad_id, id)``: ``id`` numbers an ad's rows 0, 1, ... in record order.
+_NUMBERED = frozenset(table.name for table, _ in _CHILDREN if "id" in table.primary_key.columns)
+
+
 def _delete_children(conn: Connection, ad_ids: list[int]) -> None:
     tables = [table for table, _ in _CHILDREN] + [table for table, _, _ in _LISTS]
     for part in chunks(ad_ids, IN_CHUNK):
@@ -504,11 +508,14 @@ def _insert_children(conn: Connection, ads: list[tuple[int, NormalisedAd]]) -> N
                 fields = type(items[0]).__slots__
             record_type: type = type(items[0])  # a plain ``type``: see _values
             getter = _fields_of(record_type)
-            if len(fields) == 1:
+            if table.name in _NUMBERED:
+                rows.extend((ad_id, i, *values) for i, values in enumerate(map(getter, items)))
+            elif len(fields) == 1:
                 rows.extend((ad_id, value) for value in map(getter, items))
             else:
                 rows.extend((ad_id, *values) for values in map(getter, items))
-        BulkInsert(conn, table, ("ad_id", *fields)).write(rows)
+        numbered = ("id",) if table.name in _NUMBERED else ()
+        BulkInsert(conn, table, ("ad_id", *numbered, *fields)).write(rows)
     for table, attr, column in _LISTS:
         rows = [(ad_id, value) for ad_id, ad in ads for value in dict.fromkeys(getattr(ad, attr))]
         BulkInsert(conn, table, ("ad_id", column)).write(rows)

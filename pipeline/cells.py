@@ -87,12 +87,12 @@ def _json_text_sqlite(value: str | None) -> str | None:
 
 
 def _timestamp_texts(values: Sequence[str | None]) -> list[str | None]:
-    """SQLite's stored UTC text (``YYYY-MM-DD HH:MM:SS.ffffff``) as ISO 8601 with ``Z``."""
+    """SQLite's stored UTC text (``YYYY-MM-DD HH:MM:SS[.ffffff]``) as ISO 8601 with ``Z``."""
     return [
         None
         if v is None
         else (v[:10] + "T" + v[11:19] + "Z")
-        if v.endswith(".000000") and len(v) == 26
+        if len(v) == 19 or (len(v) == 26 and v.endswith(".000000"))
         else _timestamp_text(v)
         for v in values
     ]

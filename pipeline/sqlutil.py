@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import JSON, Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schema.types import UTCDateTime
+from schema.types import UTCDateTime, sqlite_timestamp
 
 if TYPE_CHECKING:
     import psycopg
@@ -70,10 +69,9 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-@lru_cache(maxsize=8192)
-def _sqlite_datetime(value: datetime) -> str:
-    # The exact text SQLAlchemy's SQLite DateTime writes, so both paths read back alike.
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+#: The exact text UTCDateTime writes on SQLite, so both paths read back alike (cached:
+#: a bulk page repeats its run time and many dates).
+_sqlite_datetime = lru_cache(maxsize=8192)(sqlite_timestamp)
 
 
 def _json_text(value: Any) -> str:

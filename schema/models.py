@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -40,6 +41,12 @@ NAMING_CONVENTION = {
 
 #: Surrogate keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Child tables keyed by ``(ad_id, ...)`` with small rows are stored clustered by their key
+#: on SQLite (``WITHOUT ROWID``): the key is the table, not a second index beside a rowid
+#: table, which halves their size on disk (docs/performance.md, "Bulk files"). PostgreSQL
+#: ignores the option; its primary key index already serves the lookups by ad.
+_BY_AD: dict[str, Any] = {"sqlite_with_rowid": False}
 
 
 class Base(DeclarativeBase):
@@ -241,7 +248,7 @@ class AdCountry(Base):
     __tablename__ = "ad_countries"
     __table_args__ = (
         Index("ix_ad_countries_country_code", "country_code"),
-        {"comment": "Countries an ad reached, ISO 3166-1 alpha-2 (UK stored as GB)."},
+        {"comment": "Countries an ad reached, ISO 3166-1 alpha-2 (UK stored as GB).", **_BY_AD},
     )
 
     ad_id: Mapped[int] = _ad_fk()
@@ -265,7 +272,10 @@ class AdCreative(Base):
 
 class AdRegion(Base):
     __tablename__ = "ad_regions"
-    __table_args__ = {"comment": "Share of an ad's delivery by region (Meta delivery_by_region)."}
+    __table_args__ = {
+        "comment": "Share of an ad's delivery by region (Meta delivery_by_region).",
+        **_BY_AD,
+    }
 
     ad_id: Mapped[int] = _ad_fk()
     region: Mapped[str] = mapped_column(String(255), primary_key=True, comment="region name")
@@ -274,7 +284,7 @@ class AdRegion(Base):
 
 class AdDemographic(Base):
     __tablename__ = "ad_demographics"
-    __table_args__ = {"comment": "Share of an ad's delivery by age bucket x gender."}
+    __table_args__ = {"comment": "Share of an ad's delivery by age bucket x gender.", **_BY_AD}
 
     ad_id: Mapped[int] = _ad_fk()
     age_range: Mapped[str] = mapped_column(
@@ -288,14 +298,21 @@ class AdDemographic(Base):
 
 class AdTargeting(Base):
     __tablename__ = "ad_targeting"
+    # Keyed (ad_id, id) and clustered by ad (see _BY_AD): the key serves every lookup by ad,
+    # so no separate ad_id index is needed; ``id`` is the criterion's order within its ad.
     __table_args__ = (
-        Index("ix_ad_targeting_ad_id", "ad_id"),
-        {"comment": "Targeting criteria an ad used, one row per value."},
+        PrimaryKeyConstraint("ad_id", "id"),
+        {"comment": "Targeting criteria an ad used, one row per value.", **_BY_AD},
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, comment="row id")
+    id: Mapped[int] = mapped_column(
+        BigId,
+        primary_key=True,
+        autoincrement=False,
+        comment="0-based order of the criterion within its ad, as the platform listed it",
+    )
     ad_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("ads.id", ondelete="CASCADE"), comment="the ad (ads.id)"
+        BigId, ForeignKey("ads.id", ondelete="CASCADE"), primary_key=True, comment="the ad (ads.id)"
     )
     dimension: Mapped[str] = mapped_column(
         String(64), comment="age, gender, geo, region, postal_code, interest, language, ..."
@@ -306,7 +323,10 @@ class AdTargeting(Base):
 
 class AdReachBreakdown(Base):
     __tablename__ = "ad_reach_breakdown"
-    __table_args__ = {"comment": "Meta EU reach by country x age x gender (absolute counts)."}
+    __table_args__ = {
+        "comment": "Meta EU reach by country x age x gender (absolute counts).",
+        **_BY_AD,
+    }
 
     ad_id: Mapped[int] = _ad_fk()
     country: Mapped[str] = mapped_column(String(2), primary_key=True, comment="ISO alpha-2")
@@ -328,7 +348,7 @@ class AdBeneficiaryPayer(Base):
 
 class AdLanguage(Base):
     __tablename__ = "ad_languages"
-    __table_args__ = {"comment": "Languages of an ad (ISO 639-1)."}
+    __table_args__ = {"comment": "Languages of an ad (ISO 639-1).", **_BY_AD}
 
     ad_id: Mapped[int] = _ad_fk()
     language: Mapped[str] = mapped_column(String(16), primary_key=True, comment="ISO 639-1")
@@ -336,7 +356,10 @@ class AdLanguage(Base):
 
 class AdPlatform(Base):
     __tablename__ = "ad_platforms"
-    __table_args__ = {"comment": "Publisher platforms an ad ran on (facebook, instagram, ...)."}
+    __table_args__ = {
+        "comment": "Publisher platforms an ad ran on (facebook, instagram, ...).",
+        **_BY_AD,
+    }
 
     ad_id: Mapped[int] = _ad_fk()
     platform: Mapped[str] = mapped_column(String(32), primary_key=True, comment="lower case")
@@ -344,7 +367,7 @@ class AdPlatform(Base):
 
 class AdSpend(Base):
     __tablename__ = "ad_spend"
-    __table_args__ = {"comment": "Every non-empty spend range of an ad, per currency."}
+    __table_args__ = {"comment": "Every non-empty spend range of an ad, per currency.", **_BY_AD}
 
     ad_id: Mapped[int] = _ad_fk()
     currency: Mapped[str] = mapped_column(String(8), primary_key=True, comment="ISO 4217")

@@ -6,8 +6,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """The UTC text a timestamp is stored as on SQLite: ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
+
+    The fraction is written only when it is not zero (Python's ``isoformat``, also what the
+    sqlite3 driver writes for a bare datetime parameter): most published times are dates or
+    whole seconds, and ``.000000`` cost 7 bytes in each of them, 4% of a Google import's
+    database. Both spellings sort and compare as the instants they name, because a shorter
+    text sorts before any longer one it prefixes; stored values are all one spelling since
+    migration 0010.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
+
+
+class _SQLiteDateTime(sqlite.DATETIME):
+    """SQLite ``DATETIME`` written by :func:`sqlite_timestamp` (read by SQLAlchemy's parser)."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else sqlite_timestamp(value)
+
+        return process
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -19,6 +44,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteDateTime())
+        return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:

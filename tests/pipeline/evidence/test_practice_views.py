@@ -118,8 +118,8 @@ def test_geo_items_get_their_level_from_their_shape(engine: object, value: str, 
         ad_id = conn.execute(text("SELECT id FROM ads")).scalar_one()
         conn.execute(
             text(
-                "INSERT INTO ad_targeting (ad_id, dimension, value, included) "
-                "VALUES (:a, 'geo', :v, :i)"
+                "INSERT INTO ad_targeting (ad_id, id, dimension, value, included) "
+                "VALUES (:a, 0, 'geo', :v, :i)"
             ),
             {"a": ad_id, "v": value, "i": True},
         )
