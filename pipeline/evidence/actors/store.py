@@ -70,7 +70,9 @@ class _Mention:
 def resolve_and_write(conn: Connection, registry: Registry, now: datetime) -> Written:
     """Resolve every mention in the database and write actors and links."""
     by_node: dict[str, list[_Mention]] = defaultdict(list)
-    identifiers: dict[str, tuple[str, ...]] = {}
+    #: A name's identifiers over all its mentions, sorted once at the end (a name can have
+    #: tens of thousands of mentions, each with its own committee or page id).
+    known: dict[str, set[str]] = defaultdict(set)
     for row in conn.execute(
         select(
             _mentions.c.id,
@@ -87,8 +89,8 @@ def resolve_and_write(conn: Connection, registry: Registry, now: datetime) -> Wr
         by_node[node].append(
             _Mention(row.id, row.name, node, row.ads, (row.actor_id, row.method, row.score))
         )
-        known = identifiers.get(node, ())
-        identifiers[node] = tuple(sorted({*known, *row.identifiers})) if row.identifiers else known
+        known[node].update(row.identifiers or ())
+    identifiers = {node: tuple(sorted(ids)) for node, ids in known.items()}
     resolution = resolve(identifiers, registry)
     existing = {
         r.key: (r.id, r.name, r.kind, r.curated, r.merged_into)
