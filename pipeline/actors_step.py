@@ -23,11 +23,15 @@ def mention_fields() -> dict[str, tuple[MentionField, ...]]:
     return {name: collector_class(name).mention_fields for name in sorted(REGISTRY)}
 
 
-def resolve_actors(config: Config, engine: Engine) -> actors.Summary:
+def resolve_actors(config: Config, engine: Engine, *, only_if_new: bool = False) -> actors.Summary:
     """Extract and resolve in one transaction: a failure leaves the last resolution in place.
 
     A registry that does not parse raises ``RegistryError`` before anything is written.
+    ``only_if_new``: after a collection, resolve only if it brought new mentions
+    (:func:`pipeline.evidence.actors.run`).
     """
     registry = load_registry(config.actors_registry)
     with engine.begin() as conn:
-        return actors.run(conn, mention_fields(), registry, datetime.now(UTC))
+        return actors.run(
+            conn, mention_fields(), registry, datetime.now(UTC), only_if_new=only_if_new
+        )

@@ -461,7 +461,12 @@ def run_collection(
     if not report.interrupted:
         changed = sum(o.new + o.changed for o in report.outcomes)
         with derived_lock(engine, config.database_url):
-            _derive(report, log, "actors", lambda: resolve_actors(config, engine).line())
+            _derive(
+                report,
+                log,
+                "actors",
+                lambda: resolve_actors(config, engine, only_if_new=True).line(),
+            )
             _derive(
                 report, log, "indicators", lambda: refresh_indicators(engine, changed_ads=changed)
             )

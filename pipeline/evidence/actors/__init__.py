@@ -23,17 +23,22 @@ from pipeline.evidence.actors.store import Written, resolve_and_write
 @dataclass(frozen=True, slots=True)
 class Summary:
     extracted: Extracted
-    written: Written
+    #: ``None`` when resolution was skipped: no new mention (see :func:`run`).
+    written: Written | None
 
     @property
     def warnings(self) -> list[str]:
         """Registry names that match no mention (a typo, or data not collected yet)."""
+        if self.written is None:
+            return []
         unmatched = self.written.resolution.unmatched
         return [f"registry line {line}: {name!r} matches no mention" for line, name in unmatched]
 
     def line(self) -> str:
         """The one-line summary `adlib actors resolve` prints and `adlib collect` logs."""
         w = self.written
+        if w is None:
+            return f"actors current: {self.extracted.mentions} mentions, none new"
         return (
             f"actors: {self.extracted.mentions} mentions ({self.extracted.new} new) resolved to "
             f"{w.actors} actors ({w.new_actors} new, {w.merged} merged); "
@@ -46,8 +51,17 @@ def run(
     fields: Mapping[str, Sequence[MentionField]],
     registry: Registry,
     now: datetime,
+    *,
+    only_if_new: bool = False,
 ) -> Summary:
-    """Bring mentions, actors and links up to date with the database's ads."""
+    """Bring mentions, actors and links up to date with the database's ads.
+
+    With ``only_if_new`` (after a collection) the resolution is skipped when the extraction
+    found no new mention: the actors are then as current as the last resolution made them (a
+    failed resolution rolled its extraction back with it, so its mentions count as new on the
+    next run). On 200,000 mentions the skipped resolution is 10 s and 390 MB a night.
+    """
     extracted = extract(conn, fields, now)
-    written = resolve_and_write(conn, registry, now)
-    return Summary(extracted, written)
+    if only_if_new and not extracted.new:
+        return Summary(extracted, None)
+    return Summary(extracted, resolve_and_write(conn, registry, now))

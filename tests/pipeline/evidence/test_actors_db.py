@@ -222,7 +222,7 @@ def test_ids_are_stable_and_curated_decisions_win(resolved: Engine, tmp_path: Pa
 
 
 def test_collect_reports_a_failed_resolution_and_keeps_the_data(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "actors.yaml").write_text("same:\n  - [only one]\n", encoding="utf-8")
     config = parse_config({"database": {"url": database_url}}, base_dir=tmp_path)
@@ -236,9 +236,17 @@ def test_collect_reports_a_failed_resolution_and_keeps_the_data(
     assert report.derived_failures["actors"].startswith(f"{tmp_path / 'actors.yaml'}:2: a pair")
     assert _rows(engine, "SELECT COUNT(*) FROM ads") == [(6,)]
     (tmp_path / "actors.yaml").unlink()
+    # The failed resolution rolled back its extraction too: the mentions are new again.
     report = run_collection(config, engine, log=logging.getLogger("test"))
     assert report.exit_code == 0 and not report.derived_failures
-    assert _rows(engine, "SELECT COUNT(*) FROM actors")[0][0] > 0
+    resolved = _rows(engine, "SELECT id, name, merged_into FROM actors ORDER BY id")
+    assert resolved
+    # Nothing new since: the next collection keeps that resolution instead of redoing it.
+    with caplog.at_level(logging.INFO, logger="test"):
+        report = run_collection(config, engine, log=logging.getLogger("test"))
+    assert report.exit_code == 0
+    assert re.search(r"actors current: [1-9]\d* mentions, none new", caplog.text)
+    assert _rows(engine, "SELECT id, name, merged_into FROM actors ORDER BY id") == resolved
     engine.dispose()
 
 
