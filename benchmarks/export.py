@@ -44,7 +44,7 @@ from pipeline.export import EXPORT_FILES  # noqa: E402
 TARGET_RSS_MB = 300.0
 
 #: A timestamp that varies with the generated row number ``i``, per engine.
-_SQLITE_TS = "strftime('%Y-%m-%d %H:%M:%S.000000', '2025-01-01', '+' || (i % 365) || ' days')"
+_SQLITE_TS = "strftime('%Y-%m-%d %H:%M:%S', '2025-01-01', '+' || (i % 365) || ' days')"
 _PG_TS = "(TIMESTAMPTZ '2025-01-01 00:00:00+00' + (i % 365) * INTERVAL '1 day')"
 
 

@@ -67,7 +67,7 @@ def _season(n: int, dialect: str) -> list[str]:
     if dialect == "sqlite":
         series = "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {n}) "
         series += "SELECT {cols} FROM s"
-        stop = "strftime('%Y-%m-%d %H:%M:%S.000000', delivery_start, '+30 days')"
+        stop = "strftime('%Y-%m-%d %H:%M:%S', delivery_start, '+30 days')"
     else:
         series = "SELECT {cols} FROM generate_series(1, {n}) AS s(i)"
         stop = "delivery_start + INTERVAL '30 days'"
