@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -193,13 +194,7 @@ def test_schema_lock_makes_a_second_migrator_wait(database_url: str, tmp_path: P
     config = ops_config(tmp_path, database_url, {})
     engine = db.make_engine(database_url)
     try:
-        with schema_lock(engine, database_url):
-            waiter = start_cli("db", "upgrade", "--config", str(config), log=tmp_path / "up.out")
-            wait_for(
-                lambda: _lock_waiters(engine, waiter.pid), 30, "db upgrade to block on the lock"
-            )
-            assert waiter.poll() is None  # waiting for the lock, not failing
-        assert waiter.wait(timeout=30) == 0, (tmp_path / "up.out").read_text()
+        _waits_then_runs(engine, schema_lock(engine, database_url), config, "db", "upgrade")
         assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()
@@ -212,15 +207,23 @@ def test_derived_steps_wait_for_each_other(database_url: str, tmp_path: Path) ->
     assert run_cli("db", "upgrade", "--config", str(config)).returncode == 0
     engine = db.make_engine(database_url)
     try:
-        with derived_lock(engine, database_url):
-            waiter = start_cli("actors", "resolve", "--config", str(config), log=tmp_path / "a.out")
-            wait_for(
-                lambda: _lock_waiters(engine, waiter.pid), 30, "actors resolve to block on the lock"
-            )
-            assert waiter.poll() is None  # waiting for the lock, not failing
-        assert waiter.wait(timeout=60) == 0, (tmp_path / "a.out").read_text()
+        _waits_then_runs(engine, derived_lock(engine, database_url), config, "actors", "resolve")
     finally:
         engine.dispose()
+
+
+def _waits_then_runs(
+    engine: Engine, held: AbstractContextManager[None], config: Path, *command: str
+) -> None:
+    """``adlib <command>`` blocks while ``held`` is held (it waits, it does not fail), then
+    finishes with exit 0 once the lock is released."""
+    log = config.with_name("waiter.out")
+    with held:
+        waiter = start_cli(*command, "--config", str(config), log=log)
+        what = f"adlib {' '.join(command)} to block on the lock"
+        wait_for(lambda: _lock_waiters(engine, waiter.pid), 30, what)
+        assert waiter.poll() is None  # waiting for the lock, not failing
+    assert waiter.wait(timeout=60) == 0, log.read_text()
 
 
 def _lock_waiters(engine: Engine, pid: int) -> bool:
