@@ -27,6 +27,7 @@ from pipeline import faults
 from pipeline.actors_step import resolve_actors
 from pipeline.adrows import PageResult
 from pipeline.config import Config, ConfigError
+from pipeline.derived import run_step
 from pipeline.evidence.practices.refresh import refresh_indicators
 from pipeline.listing import known_rows_reader
 from pipeline.load import load_page
@@ -460,28 +461,13 @@ def run_collection(
     report = runner.run(sources=sources, countries=countries, since=since)
     if not report.interrupted:
         changed = sum(o.new + o.changed for o in report.outcomes)
+        steps: tuple[tuple[str, Callable[[], str]], ...] = (
+            ("actors", lambda: resolve_actors(config, engine, only_if_new=True).line()),
+            ("indicators", lambda: refresh_indicators(engine)),
+        )
         with derived_lock(engine, config.database_url):
-            _derive(
-                report,
-                log,
-                "actors",
-                lambda: resolve_actors(config, engine, only_if_new=True).line(),
-            )
-            _derive(
-                report, log, "indicators", lambda: refresh_indicators(engine, changed_ads=changed)
-            )
+            for step, work in steps:
+                run_step(
+                    engine, log, step, work, changed_ads=changed, failures=report.derived_failures
+                )
     return report
-
-
-def _derive(report: RunReport, log: logging.Logger, step: str, work: Callable[[], str]) -> None:
-    """Run a step on the loaded data; a failure is reported (exit 1), never loses the data.
-
-    Every failure is caught on purpose: the collected data is committed by then, and a bug in
-    a derived step must not turn into a lost night of collection.
-    """
-    try:
-        log.info(work())
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        report.derived_failures[step] = reason
-        log.error("%s step failed (collected data is kept): %s", step, reason)

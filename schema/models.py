@@ -455,6 +455,22 @@ class QuarantinedRecord(Base):
     quarantined_at: Mapped[datetime] = mapped_column(comment="when (UTC)")
 
 
+class DerivedStep(Base):
+    __tablename__ = "derived_steps"
+    __table_args__ = {
+        "comment": "Bookkeeping of the steps that rebuild tables from all the data after a "
+        "collection (actors, indicators): whether each is current."
+    }
+
+    step: Mapped[str] = mapped_column(String(32), primary_key=True, comment="actors or indicators")
+    pending: Mapped[bool] = mapped_column(
+        comment="true when the last attempt failed: the next collection runs the step even if "
+        "it brings nothing new"
+    )
+    succeeded_at: Mapped[datetime | None] = mapped_column(comment="last success (UTC)")
+    error: Mapped[str | None] = mapped_column(Text, comment="the last failure's reason")
+
+
 #: Child tables of ``ads`` that are replaced as a whole when an ad changes.
 AD_CHILD_TABLES: tuple[Table, ...] = (
     table_of(AdCreative),

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from collectors.records import AdvertiserRecord, BeneficiaryPayer, NormalisedAd, Page, SpendRange
 from collectors.redact import Redactor
-from pipeline.actors_step import mention_fields
+from pipeline.actors_step import mention_fields, resolve_actors
 from pipeline.cli import cli
 from pipeline.config import parse_config
 from pipeline.evidence import actors
@@ -245,7 +245,11 @@ def test_collect_reports_a_failed_resolution_and_keeps_the_data(
     with caplog.at_level(logging.INFO, logger="test"):
         report = run_collection(config, engine, log=logging.getLogger("test"))
     assert report.exit_code == 0
-    assert re.search(r"actors current: [1-9]\d* mentions, none new", caplog.text)
+    assert "actors current: no new or changed ads" in caplog.text
+    # A run with changed ads but no new name extracts links and keeps the resolution.
+    summary = resolve_actors(config, engine, only_if_new=True)
+    assert summary.written is None
+    assert re.fullmatch(r"actors current: [1-9]\d* mentions, none new", summary.line())
     assert _rows(engine, "SELECT id, name, merged_into FROM actors ORDER BY id") == resolved
     engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import db
+from pipeline.derived import run_step
 from pipeline.evidence.practices.message_tests import refresh_message_tests
 from pipeline.evidence.practices.refresh import refresh_indicators
 from tests.analyst_db import ReplicaDatabase, rows
@@ -41,18 +43,31 @@ def test_collection_leaves_the_clusters_current(replica_db: ReplicaDatabase) -> 
     assert mixed == []
 
 
-def test_a_failed_refresh_raises_for_the_run_to_report_and_no_change_skips_it(
-    engine: Engine,
+def test_a_failed_refresh_is_reported_and_retried_by_the_next_run(
+    engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP VIEW v_message_tests"))
         conn.execute(text("DROP VIEW v_message_test_monthly"))
         conn.execute(text("ALTER TABLE message_test_variants RENAME TO mtv_gone"))
-    # The runner's derived step turns this into a reported failure (exit 1), data kept.
     with pytest.raises(SQLAlchemyError):
-        refresh_indicators(engine, changed_ads=1)
-    # Nothing new: no refresh is attempted, so the missing table is not even touched.
-    assert refresh_indicators(engine, changed_ads=0) == "indicators current: no new or changed ads"
+        refresh_indicators(engine)
+    # The runner's derived step turns this into a reported failure (exit 1), data kept ...
+    log, failures = logging.getLogger("test"), {}
+    work = lambda: refresh_indicators(engine)  # noqa: E731
+    run_step(engine, log, "indicators", work, changed_ads=1, failures=failures)
+    assert "message_test_variants" in failures["indicators"]
+    # ... and the next run retries it although it brings nothing new.
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE mtv_gone RENAME TO message_test_variants"))
+    again: dict[str, str] = {}
+    with caplog.at_level(logging.INFO, logger="test"):
+        run_step(engine, log, "indicators", work, changed_ads=0, failures=again)
+        assert again == {} and "indicators refreshed" in caplog.text
+        caplog.clear()
+        # Current now: a night without changes skips it.
+        run_step(engine, log, "indicators", work, changed_ads=0, failures=again)
+    assert "indicators current: no new or changed ads" in caplog.text
 
 
 def test_worker_processes_give_the_same_clusters_as_one_process(

@@ -1,0 +1,71 @@
+"""The steps after a collection that rebuild tables from all the data: actors, indicators.
+
+They run after every collection that wrote new or changed ads, one after the other under a
+lock shared by every process (:func:`pipeline.lock.derived_lock`). A night that brings nothing
+new skips them (on a million ads, extracting the actor links alone costs seconds) unless the
+last attempt of a step failed: ``derived_steps`` remembers that, so the next collection retries
+the step even when it brings nothing. A failure is reported (the run exits 1) and never loses
+collected data, which is committed by then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.sqlutil import upsert
+from schema.models import DerivedStep, table_of
+
+_steps = table_of(DerivedStep)
+
+
+def run_step(
+    engine: Engine,
+    log: logging.Logger,
+    step: str,
+    work: Callable[[], str],
+    *,
+    changed_ads: int,
+    failures: dict[str, str],
+) -> None:
+    """Run ``step`` if the collection changed ads or its last attempt failed; record the
+    outcome; a failure goes into ``failures`` (the run's exit 1) and the log."""
+    if changed_ads <= 0 and not _pending(engine, step):
+        log.info("%s current: no new or changed ads", step)
+        return
+    try:
+        log.info(work())
+    except Exception as exc:  # any failure: the collected data is committed and stays
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        failures[step] = reason
+        log.error("%s step failed (collected data is kept): %s", step, reason)
+        _record(engine, log, step, pending=True, error=reason)
+        return
+    _record(engine, log, step, pending=False, error=None)
+
+
+def _pending(engine: Engine, step: str) -> bool:
+    """Whether ``step`` must run: its last attempt failed, or it never ran on this database."""
+    with engine.connect() as conn:
+        pending = conn.execute(select(_steps.c.pending).where(_steps.c.step == step)).scalar()
+    return pending is None or bool(pending)
+
+
+def _record(
+    engine: Engine, log: logging.Logger, step: str, *, pending: bool, error: str | None
+) -> None:
+    """Remember the outcome; if even that fails (the database is gone), say so and go on:
+    the run's own outcome is already decided."""
+    values: dict[str, Any] = {"step": step, "pending": pending, "error": error}
+    if not pending:
+        values["succeeded_at"] = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(upsert(conn, _steps, ["step"], values), values)
+    except SQLAlchemyError as exc:
+        log.error("could not record the %s step's outcome: %s", step, str(exc).splitlines()[0])
