@@ -2,10 +2,12 @@
 
 They run after every collection that wrote new or changed ads, one after the other under a
 lock shared by every process (:func:`pipeline.lock.derived_lock`). A night that brings nothing
-new skips them (on a million ads, extracting the actor links alone costs seconds) unless the
-last attempt of a step failed: ``derived_steps`` remembers that, so the next collection retries
-the step even when it brings nothing. A failure is reported (the run exits 1) and never loses
-collected data, which is committed by then.
+new skips them (on a million ads, extracting the actor links alone costs seconds) unless a
+step is pending in ``derived_steps``: its last attempt failed, or ads were written since it
+last succeeded by a run that never got to it (stopped, killed, or an import). Every Page that
+writes new or changed ads marks the steps pending in its own transaction (:func:`mark_stale`),
+so even ``kill -9`` cannot leave them wrongly current. A failure is reported (the run exits 1)
+and never loses collected data, which is committed by then.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline.sqlutil import upsert
@@ -49,8 +51,15 @@ def run_step(
     _record(engine, log, step, pending=False, error=None)
 
 
+def mark_stale(conn: Connection) -> None:
+    """In a Page's transaction that wrote ads: every derived step is pending again. Only rows
+    not already pending are touched, so Pages after the first write nothing here."""
+    conn.execute(update(_steps).where(_steps.c.pending.is_(False)).values(pending=True))
+
+
 def _pending(engine: Engine, step: str) -> bool:
-    """Whether ``step`` must run: its last attempt failed, or it never ran on this database."""
+    """Whether ``step`` must run: its last attempt failed, ads were written since it last
+    succeeded, or it never ran on this database."""
     with engine.connect() as conn:
         pending = conn.execute(select(_steps.c.pending).where(_steps.c.step == step)).scalar()
     return pending is None or bool(pending)

@@ -97,3 +97,24 @@ def test_worker_processes_give_the_same_clusters_as_one_process(
     assert started and started[0] >= 2  # the pool really ran (CI machines have 2+ cores)
     assert sorted(rows(replica_db.url, query)) == alone
     assert pooled.variants == len(alone) > 0
+
+
+def test_ads_written_since_the_last_success_make_the_steps_pending(engine: Engine) -> None:
+    """A Page that writes ads marks the derived steps pending in its own transaction, so a
+    run that stopped (or was killed) before its derived steps leaves them to the next run,
+    even if that run finds nothing new."""
+    from pipeline.derived import mark_stale
+
+    log, calls = logging.getLogger("test"), []
+
+    def work() -> str:
+        calls.append("ran")
+        return "done"
+
+    run_step(engine, log, "indicators", work, changed_ads=0, failures={})  # never ran: runs
+    run_step(engine, log, "indicators", work, changed_ads=0, failures={})  # current: skipped
+    assert calls == ["ran"]
+    with engine.begin() as conn:
+        mark_stale(conn)
+    run_step(engine, log, "indicators", work, changed_ads=0, failures={})
+    assert calls == ["ran", "ran"]
