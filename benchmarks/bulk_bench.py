@@ -12,11 +12,13 @@ targets are ratios to baselines taken in the same run.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import itertools
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -337,3 +339,61 @@ def report(results: list[Result], found: list[Figure]) -> int:
     misses = [f.name for f in found if not f.met]
     print("\ntargets:", "all met" if not misses else "MISSED: " + "; ".join(misses))
     return 1 if misses else 0
+
+
+@dataclass(slots=True)
+class Baselines:
+    """A benchmark's generated files and the same-run baselines its figures are ratios of."""
+
+    workdir: Path
+    pg_url: str | None
+    csv_path: Path
+    changed_path: Path
+    #: Rows changed in the nightly copy.
+    changed: int
+    csv_bytes: int
+    parse: Result
+    flat: Result
+    floor: Result
+
+    def finish(self, runs: dict[str, AdlibRuns], file: str) -> int:
+        """Print every measurement and figure of the run; 0 if every target is met."""
+        results = [self.parse, self.flat, self.floor, *adlib_results(runs, file)]
+        found = figures(
+            self.csv_bytes, self.parse, self.flat, runs["SQLite"], runs.get("PostgreSQL")
+        )
+        return report(results, found)
+
+
+def baselines(
+    description: str,
+    default_rows: int,
+    names: tuple[str, str],
+    write: Callable[[Path, int], int],
+    change: Callable[[list[str], list[str]], list[str]],
+    floor: tuple[
+        tuple[str, ...],
+        dict[str, tuple[str, str]],
+        Callable[[list[str]], Callable[[list[str]], dict[str, list[tuple[Any, ...]]]]],
+    ],
+) -> Baselines:
+    """Parse the command line, generate the file (``names[0]``, by ``write``) and its nightly
+    copy (``names[1]``, every 100th row through ``change``), and take the baselines."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rows", type=int, default=default_rows)
+    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
+    parser.add_argument("--pg-url", default=os.environ.get("ADLIB_BENCH_PG_URL"),
+                        help="PostgreSQL admin URL: also import into a fresh database there")  # fmt: skip
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="adlib-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    csv_path, changed_path = workdir / names[0], workdir / names[1]
+    print(f"generating {args.rows} rows into {csv_path} ...", flush=True)
+    size = write(csv_path, args.rows)
+    changed = write_changed(csv_path, changed_path, change, every=100)
+    print(f"  {size / 1e6:.0f} MB; {changed} ads changed in the nightly copy", flush=True)
+    parse = timed("python csv reader alone", lambda: csv_reader_only(csv_path))
+    flat = timed("sqlite3 .import --csv (flat table)", lambda: sqlite_import(csv_path, workdir))
+    same = timed("same rows, same tables, no checks (floor)",
+                 lambda: same_rows_floor(csv_path, workdir, *floor))  # fmt: skip
+    return Baselines(workdir, args.pg_url, csv_path, changed_path, changed, size, parse, flat, same)

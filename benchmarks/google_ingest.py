@@ -25,10 +25,7 @@ memory <= 300 MB; unchanged bundle <= 2 s; database <= 2.5x the CSV. Exits 1 if 
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,17 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bulk_bench import (  # noqa: E402
-    adlib_on_engines,
-    adlib_results,
-    csv_reader_only,
-    figures,
-    report,
-    same_rows_floor,
-    sqlite_import,
-    timed,
-    write_changed,
-)
+from bulk_bench import adlib_on_engines, baselines  # noqa: E402
 
 from collectors.replicas.google import GoogleBundleReplica, write_creative_stats_csv  # noqa: E402
 from collectors.replicas.server import ReplicaServer  # noqa: E402
@@ -103,27 +90,14 @@ def raise_impressions(header: list[str], row: list[str]) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
-    parser.add_argument("--pg-url", default=os.environ.get("ADLIB_BENCH_PG_URL"),
-                        help="PostgreSQL admin URL: also import into a fresh database there")  # fmt: skip
-    args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="adlib-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    csv_path = workdir / "google-political-ads-creative-stats.csv"
-    print(f"generating {args.rows} rows into {csv_path} ...", flush=True)
-    size = write_creative_stats_csv(csv_path, args.rows)
-    changed_path = workdir / "creative-stats-changed.csv"
-    changed = write_changed(csv_path, changed_path, raise_impressions, every=100)
-    print(f"  {size / 1e6:.0f} MB; {changed} ads changed in the nightly copy", flush=True)
-
-    parse = timed("python csv reader alone", lambda: csv_reader_only(csv_path))
-    flat = timed("sqlite3 .import --csv (flat table)", lambda: sqlite_import(csv_path, workdir))
-    results = [parse, flat, timed("same rows, same tables, no checks (floor)",
-                                  lambda: same_rows_floor(csv_path, workdir, _FLOOR_AD_COLUMNS, _FLOOR_TABLES, floor_rows))]  # fmt: skip
+    base = baselines(
+        __doc__.split("\n\n")[0], 1_000_000,
+        ("google-political-ads-creative-stats.csv", "creative-stats-changed.csv"),
+        write_creative_stats_csv, raise_impressions,
+        (_FLOOR_AD_COLUMNS, _FLOOR_TABLES, floor_rows),
+    )  # fmt: skip
     print("zipping the bundle ...", flush=True)
-    replica = GoogleBundleReplica(workdir / "bundle", ads=0, creative_stats=csv_path)
+    replica = GoogleBundleReplica(base.workdir / "bundle", ads=0, creative_stats=base.csv_path)
 
     def publish(path: Path, count: int) -> int:
         replica.creative_stats = path
@@ -132,14 +106,13 @@ def main() -> int:
 
     with ReplicaServer(replica.handle) as server:
         runs = adlib_on_engines(
-            workdir, args.pg_url, "google",
+            base.workdir, base.pg_url, "google",
             {"bundle_url": replica.settings(server.url)["bundle_url"]},
             requests=lambda: len(server.requests),
-            publish_changed=lambda: publish(changed_path, changed),
-            restore=lambda: publish(csv_path, 0),
+            publish_changed=lambda: publish(base.changed_path, base.changed),
+            restore=lambda: publish(base.csv_path, 0),
         )  # fmt: skip
-    results += adlib_results(runs, "bundle")
-    return report(results, figures(size, parse, flat, runs["SQLite"], runs.get("PostgreSQL")))
+    return base.finish(runs, "bundle")
 
 
 if __name__ == "__main__":

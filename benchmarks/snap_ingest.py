@@ -14,12 +14,9 @@ and the nightly re-import, against the same targets (issue 11). Exits 1 if one i
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import random
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,17 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bulk_bench import (  # noqa: E402
-    adlib_on_engines,
-    adlib_results,
-    csv_reader_only,
-    figures,
-    report,
-    same_rows_floor,
-    sqlite_import,
-    timed,
-    write_changed,
-)
+from bulk_bench import adlib_on_engines, baselines  # noqa: E402
 
 from collectors.replicas.bulkfile import BulkFileEndpoint  # noqa: E402
 from collectors.replicas.server import ReplicaRequest, ReplicaResponse, ReplicaServer  # noqa: E402
@@ -117,28 +104,12 @@ def more_spend(header: list[str], row: list[str]) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
-    parser.add_argument("--pg-url", default=os.environ.get("ADLIB_BENCH_PG_URL"),
-                        help="PostgreSQL admin URL: also import into a fresh database there")  # fmt: skip
-    args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="adlib-bench-snap-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    csv_path = workdir / "PoliticalAds.csv"
-    print(f"generating {args.rows} rows into {csv_path} ...", flush=True)
-    size = write_political_ads(csv_path, args.rows)
-    changed_path = workdir / "PoliticalAds-changed.csv"
-    changed = write_changed(csv_path, changed_path, more_spend, every=100)
-    print(f"  {size / 1e6:.0f} MB; {changed} ads changed in the nightly copy", flush=True)
-
-    parse = timed("python csv reader alone", lambda: csv_reader_only(csv_path))
-    flat = timed("sqlite3 .import --csv (flat table)", lambda: sqlite_import(csv_path, workdir))
-    results = [parse, flat, timed("same rows, same tables, no checks (floor)",
-                                  lambda: same_rows_floor(csv_path, workdir, _FLOOR_AD_COLUMNS,
-                                                          _FLOOR_TABLES, floor_rows))]  # fmt: skip
-    original = zipped(csv_path, workdir / "snap-1.zip")
-    nightly = zipped(changed_path, workdir / "snap-2.zip")
+    base = baselines(
+        __doc__.split("\n\n")[0], 200_000, ("PoliticalAds.csv", "PoliticalAds-changed.csv"),
+        write_political_ads, more_spend, (_FLOOR_AD_COLUMNS, _FLOOR_TABLES, floor_rows),
+    )  # fmt: skip
+    original = zipped(base.csv_path, base.workdir / "snap-1.zip")
+    nightly = zipped(base.changed_path, base.workdir / "snap-2.zip")
     endpoint = BulkFileEndpoint(original)
     path = PATH_TEMPLATE.format(year=YEAR)
 
@@ -153,14 +124,13 @@ def main() -> int:
 
     with ReplicaServer(handle) as server:
         runs = adlib_on_engines(
-            workdir, args.pg_url, "snap",
+            base.workdir, base.pg_url, "snap",
             {"url_template": server.url + PATH_TEMPLATE, "years": [YEAR]},
             requests=lambda: len(server.requests),
-            publish_changed=lambda: publish(nightly, changed),
+            publish_changed=lambda: publish(nightly, base.changed),
             restore=lambda: publish(original, 0),
         )  # fmt: skip
-    results += adlib_results(runs, "zip")
-    return report(results, figures(size, parse, flat, runs["SQLite"], runs.get("PostgreSQL")))
+    return base.finish(runs, "zip")
 
 
 if __name__ == "__main__":
