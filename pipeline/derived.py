@@ -1,12 +1,12 @@
 """The steps after a collection that rebuild tables from all the data: actors, indicators.
 
-They run after every collection that wrote new or changed ads, one after the other under a
-lock shared by every process (:func:`pipeline.lock.derived_lock`). A night that brings nothing
-new skips them (on a million ads, extracting the actor links alone costs seconds) unless a
-step is pending in ``derived_steps``: its last attempt failed, or ads were written since it
-last succeeded by a run that never got to it (stopped, killed, or an import). Every Page that
-writes new or changed ads marks the steps pending in its own transaction (:func:`mark_stale`),
-so even ``kill -9`` cannot leave them wrongly current. A failure is reported (the run exits 1)
+They run after a collection, one after the other under a lock shared by every process
+(:func:`pipeline.lock.derived_lock`), when ``derived_steps`` says a step is pending: new or
+changed ads were written since it last succeeded (by this run, or by one that never got to it:
+stopped, killed, or an import), or its last attempt failed. Every Page that writes new or
+changed ads marks the steps pending in its own transaction (:func:`mark_stale`), so even
+``kill -9`` cannot leave them wrongly current, and a night that brings nothing new skips them
+(on a million ads, extracting the actor links alone costs seconds). A failure is reported (the run exits 1)
 and never loses collected data, which is committed by then.
 """
 
@@ -32,12 +32,12 @@ def run_step(
     step: str,
     work: Callable[[], str],
     *,
-    changed_ads: int,
     failures: dict[str, str],
 ) -> None:
-    """Run ``step`` if the collection changed ads or its last attempt failed; record the
-    outcome; a failure goes into ``failures`` (the run's exit 1) and the log."""
-    if changed_ads <= 0 and not _pending(engine, step):
+    """Run ``step`` if it is pending (ads were written since its last success, or that
+    attempt failed); record the outcome; a failure goes into ``failures`` (the run's exit 1)
+    and the log."""
+    if not _pending(engine, step):
         log.info("%s current: no new or changed ads", step)
         return
     try:

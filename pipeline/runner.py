@@ -460,14 +460,11 @@ def run_collection(
     runner = Runner(config, engine, log=log, reporter=reporter, stop=stop, redactor=redactor)
     report = runner.run(sources=sources, countries=countries, since=since)
     if not report.interrupted:
-        changed = sum(o.new + o.changed for o in report.outcomes)
         steps: tuple[tuple[str, Callable[[], str]], ...] = (
             ("actors", lambda: resolve_actors(config, engine, only_if_new=True).line()),
             ("indicators", lambda: refresh_indicators(engine)),
         )
         with derived_lock(engine, config.database_url):
             for step, work in steps:
-                run_step(
-                    engine, log, step, work, changed_ads=changed, failures=report.derived_failures
-                )
+                run_step(engine, log, step, work, failures=report.derived_failures)
     return report

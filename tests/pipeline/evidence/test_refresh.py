@@ -55,18 +55,18 @@ def test_a_failed_refresh_is_reported_and_retried_by_the_next_run(
     # The runner's derived step turns this into a reported failure (exit 1), data kept ...
     log, failures = logging.getLogger("test"), {}
     work = lambda: refresh_indicators(engine)  # noqa: E731
-    run_step(engine, log, "indicators", work, changed_ads=1, failures=failures)
+    run_step(engine, log, "indicators", work, failures=failures)
     assert "message_test_variants" in failures["indicators"]
     # ... and the next run retries it although it brings nothing new.
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE mtv_gone RENAME TO message_test_variants"))
     again: dict[str, str] = {}
     with caplog.at_level(logging.INFO, logger="test"):
-        run_step(engine, log, "indicators", work, changed_ads=0, failures=again)
+        run_step(engine, log, "indicators", work, failures=again)
         assert again == {} and "indicators refreshed" in caplog.text
         caplog.clear()
         # Current now: a night without changes skips it.
-        run_step(engine, log, "indicators", work, changed_ads=0, failures=again)
+        run_step(engine, log, "indicators", work, failures=again)
     assert "indicators current: no new or changed ads" in caplog.text
 
 
@@ -111,10 +111,10 @@ def test_ads_written_since_the_last_success_make_the_steps_pending(engine: Engin
         calls.append("ran")
         return "done"
 
-    run_step(engine, log, "indicators", work, changed_ads=0, failures={})  # never ran: runs
-    run_step(engine, log, "indicators", work, changed_ads=0, failures={})  # current: skipped
+    run_step(engine, log, "indicators", work, failures={})  # never ran: runs
+    run_step(engine, log, "indicators", work, failures={})  # current: skipped
     assert calls == ["ran"]
     with engine.begin() as conn:
         mark_stale(conn)
-    run_step(engine, log, "indicators", work, changed_ads=0, failures={})
+    run_step(engine, log, "indicators", work, failures={})
     assert calls == ["ran", "ran"]
