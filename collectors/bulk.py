@@ -24,6 +24,7 @@ The checkpoint (``FileCheckpoint.to_state``) is plain JSON::
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import zipfile
 from abc import abstractmethod
@@ -61,7 +62,7 @@ from collectors.records import (
     Page,
     RawPayload,
 )
-from collectors.unchanged import KnownRows, row_hasher
+from collectors.unchanged import KnownRows
 
 #: What each platform's member parsers import from here (defined in collectors.bulkread).
 __all__ = [
@@ -286,19 +287,15 @@ class BulkFileCollector(Collector):
     ) -> Iterator[Page]:
         parser.begin(stream.header, builder.notices)
         done = skip
-        fingerprint = row_hasher(builder.row_salt) if parser.member == builder.ad_member else None
-        known = builder.known if fingerprint is not None else None
-        # Rows before a resumed checkpoint are committed; when rows are being skipped as
-        # unchanged, they are still fingerprinted so that they count as seen for delisting.
-        for row in stream.rows(0 if known is not None else skip):
-            raw_hash = fingerprint(row.fields) if fingerprint is not None else None
-            unchanged = known is not None and known.confirm(raw_hash)  # type: ignore[arg-type]
-            if row.index < skip:
-                continue
-            if unchanged:
-                builder.skip_unchanged()
+        ad_rows = parser.member == builder.ad_member
+        salt = builder.row_salt if ad_rows else None
+        # Rows before a resumed checkpoint are committed and not yielded; when rows are being
+        # skipped as unchanged, they are still fingerprinted so that they count as seen.
+        for row in stream.rows(skip, salt=salt, known=builder.known if ad_rows else None):
+            if row.unchanged:
+                builder.skip_unchanged(row.unchanged)
             else:
-                builder.add(parser, row, stream.header, raw_hash)
+                builder.add(parser, row, stream.header, row.fingerprint)
             done = row.index + 1
             if builder.full():
                 yield builder.page(parser.member, done)
@@ -325,7 +322,5 @@ def _resume_index(parsers: list[MemberParser], member: str | None) -> int:
 
 def _confirm_all(stream: CsvStream, builder: PageBuilder) -> None:
     """Fingerprint every row of a finished ad member, only to mark stored ads as seen."""
-    assert builder.known is not None
-    fingerprint = row_hasher(builder.row_salt)
-    for row in stream.rows():
-        builder.known.confirm(fingerprint(row.fields))
+    for _ in stream.rows(sys.maxsize, salt=builder.row_salt, known=builder.known):  # none yielded
+        pass

@@ -214,10 +214,10 @@ class PageBuilder:
     rows: int = 0
     unchanged: int = 0
 
-    def skip_unchanged(self) -> None:
-        """Count a row a stored ad already has: nothing is parsed or written."""
-        self.rows += 1
-        self.unchanged += 1
+    def skip_unchanged(self, rows: int) -> None:
+        """Count rows stored ads already have: nothing is parsed or written."""
+        self.rows += rows
+        self.unchanged += rows
 
     def add(
         self, parser: MemberParser, row: CsvRow, header: list[str], raw_hash: int | None

@@ -14,8 +14,12 @@ from sqlalchemy import Engine
 from collectors import REGISTRY, collector_class
 from collectors.records import MentionField
 from pipeline.config import Config
+from pipeline.derived import claim_queue, flagged, release_queue
 from pipeline.evidence import actors
 from pipeline.evidence.actors.registry import load_registry
+
+#: The step's name in ``derived_steps``.
+STEP = "actors"
 
 
 def mention_fields() -> dict[str, tuple[MentionField, ...]]:
@@ -23,15 +27,28 @@ def mention_fields() -> dict[str, tuple[MentionField, ...]]:
     return {name: collector_class(name).mention_fields for name in sorted(REGISTRY)}
 
 
-def resolve_actors(config: Config, engine: Engine, *, only_if_new: bool = False) -> actors.Summary:
-    """Extract and resolve in one transaction: a failure leaves the last resolution in place.
+def resolve_actors(
+    config: Config, engine: Engine, *, after_collection: bool = False
+) -> actors.Summary:
+    """Extract and resolve in one transaction: a failure leaves the last resolution in place,
+    and the queue of written ads with it.
 
     A registry that does not parse raises ``RegistryError`` before anything is written.
-    ``only_if_new``: after a collection, resolve only if it brought new mentions
-    (:func:`pipeline.evidence.actors.run`).
+    ``after_collection``: relink only the queued ads (unless the step's last attempt failed)
+    and resolve only if they brought new mentions (:func:`pipeline.evidence.actors.run`);
+    otherwise (``adlib actors resolve``) relink every ad and resolve.
     """
     registry = load_registry(config.actors_registry)
     with engine.begin() as conn:
-        return actors.run(
-            conn, mention_fields(), registry, datetime.now(UTC), only_if_new=only_if_new
+        queued = claim_queue(conn)
+        scope = queued if after_collection and not flagged(conn, STEP) else None
+        summary = actors.run(
+            conn,
+            mention_fields(),
+            registry,
+            datetime.now(UTC),
+            scope=scope,
+            only_if_new=after_collection,
         )
+        release_queue(conn, STEP)
+        return summary

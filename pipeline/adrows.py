@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.exc import DataError
 
 from collectors.records import AdvertiserRecord, NormalisedAd, Quarantined
+from pipeline.derived import ads_written, advertisers_renamed
 from pipeline.sqlutil import IN_CHUNK, BulkInsert, chunks, insert_ignore
 from schema.models import (
     Ad,
@@ -288,11 +289,13 @@ def _upsert_advertisers(
     if fresh:
         conn.execute(insert_ignore(conn, _advertisers, ["source", "source_advertiser_id"]), fresh)
     changes = []
+    existing_names: dict[int, str] = {}
     for key, (pk, name, public_ids, extra) in existing.items() if refresh else ():
         rec = merged[key]
         new_name = rec.name or name
         new_ids = rec.public_ids or public_ids
         new_extra = {**(extra or {}), **rec.extra} or None
+        existing_names[pk] = name
         if (new_name, new_ids, new_extra) != (name, public_ids, extra):
             changes.append(
                 {
@@ -305,6 +308,10 @@ def _upsert_advertisers(
             )
     if changes:
         conn.execute(_advertisers.update().where(_advertisers.c.id == bindparam("b_id")), changes)
+        renamed = [
+            change["b_id"] for change in changes if change["name"] != existing_names[change["b_id"]]
+        ]
+        advertisers_renamed(conn, renamed)
     if fresh:
         existing = _select_advertisers(conn, source, list(merged))
     return {key: value[0] for key, value in existing.items()}
@@ -409,7 +416,12 @@ def _load_ads(
     # Full-text search (issue 5): re-index the creative text of new and changed ads in this
     # transaction. SQLite FTS5 only; a no-op on PostgreSQL, whose GIN indexes follow the rows.
     index_ads(conn, [ad_id for ad_id, _ in rewritten])
-    _insert_countries(conn, [(ids[ad.source_ad_id], ad) for ad in ads])
+    elsewhere = _insert_countries(
+        conn,
+        [(ids[ad.source_ad_id], ad) for ad in new_ads],
+        [(ids[ad.source_ad_id], ad) for ad in ads if ad.source_ad_id in existing],
+    )
+    ads_written(conn, [ad_id for ad_id, _ in rewritten] + elsewhere)
     if observe:
         writer = BulkInsert(conn, _observations, ("ad_id", "observed_at", "run_id", *_OBSERVED))
         writer.write(
@@ -551,9 +563,28 @@ _KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _insert_countries(conn: Connection, ads: list[tuple[int, NormalisedAd]]) -> None:
-    rows = [(ad_id, code) for ad_id, ad in ads for code in dict.fromkeys(ad.countries)]
-    BulkInsert(conn, _countries, ("ad_id", "country_code"), ignore_conflicts=True).write(rows)
+def _insert_countries(
+    conn: Connection,
+    new: list[tuple[int, NormalisedAd]],
+    stored: list[tuple[int, NormalisedAd]],
+) -> list[int]:
+    """Add the countries of ``new`` ads and those ``stored`` ads were not known in yet (a
+    country is never removed: an ad seen in two scopes runs in both); the ids of the stored
+    ads that got one, since a country is part of an actor mention's key."""
+    known: set[tuple[int, str]] = set()
+    query = select(_countries.c.ad_id, _countries.c.country_code)
+    for part in chunks([ad_id for ad_id, ad in stored if ad.countries], IN_CHUNK):
+        for ad_id, code in conn.execute(query.where(_countries.c.ad_id.in_(part))):
+            known.add((ad_id, code))
+    added = [
+        (ad_id, code)
+        for ad_id, ad in stored
+        for code in dict.fromkeys(ad.countries)
+        if (ad_id, code) not in known
+    ]
+    rows = [(ad_id, code) for ad_id, ad in new for code in dict.fromkeys(ad.countries)]
+    BulkInsert(conn, _countries, ("ad_id", "country_code")).write(rows + added)
+    return list(dict.fromkeys(ad_id for ad_id, _ in added))
 
 
 def set_aside(ad: NormalisedAd, reason: str) -> Quarantined:

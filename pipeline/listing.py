@@ -11,7 +11,7 @@ of every unchanged ad would cost a third of a nightly re-import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +24,13 @@ from schema.models import Ad, table_of
 _ads: Table = table_of(Ad)
 
 
-def known_rows_reader(engine: Engine) -> Callable[[str, str], Iterator[tuple[int | None, int]]]:
-    """``(source, scope)`` → ``(raw_hash, ad id)`` of its listed ads, sorted by ``raw_hash``."""
+def known_rows_reader(
+    engine: Engine,
+) -> Callable[[str, str], Iterator[Sequence[tuple[int | None, int]]]]:
+    """``(source, scope)`` → batches of ``(raw_hash, ad id)`` of its listed ads, sorted by
+    ``raw_hash``."""
 
-    def read(source: str, scope: str) -> Iterator[tuple[int | None, int]]:
+    def read(source: str, scope: str) -> Iterator[Sequence[tuple[int | None, int]]]:
         t = _ads
         query = (
             select(t.c.raw_hash, t.c.id)
@@ -36,7 +39,9 @@ def known_rows_reader(engine: Engine) -> Callable[[str, str], Iterator[tuple[int
         )
         with engine.connect() as conn:
             if conn.dialect.name != "sqlite":
-                yield from conn.execution_options(yield_per=20_000).execute(query)
+                result = conn.execution_options(yield_per=20_000).execute(query)
+                for part in result.partitions():
+                    yield [tuple(row) for row in part]
                 return
             # SQLite: the driver's own cursor, because building a Row per ad costs three times
             # what SQLite takes to read a million of them.
@@ -46,7 +51,7 @@ def known_rows_reader(engine: Engine) -> Callable[[str, str], Iterator[tuple[int
             try:
                 cursor.execute(str(compiled), [compiled.params[k] for k in compiled.positiontup])
                 while batch := cursor.fetchmany(20_000):
-                    yield from batch
+                    yield batch
             finally:
                 cursor.close()
 

@@ -20,7 +20,6 @@ from collectors.redact import Redactor
 from pipeline import faults
 from pipeline.adrows import AdWriter, PageResult, set_aside
 from pipeline.archive import archive
-from pipeline.derived import mark_stale
 from pipeline.listing import close_listing
 from pipeline.sqlutil import IN_CHUNK, chunks, upsert
 from schema.models import Ad, Base, Checkpoint, CollectionRun, QuarantinedRecord, table_of
@@ -82,8 +81,6 @@ def load_page(
     if quarantined:
         _quarantine(conn, page.scope, quarantined, source, run_id, raw_id, now, redactor)
         result.quarantined = len(quarantined)
-    if result.new or result.changed:
-        mark_stale(conn)
     if page.insert_only:
         _count(conn, run_id, result, page.notices)
         return result

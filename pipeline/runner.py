@@ -24,6 +24,7 @@ from collectors import collector_class
 from collectors.base import Collector, CollectorContext, CollectorError, ScopeSkipped
 from collectors.redact import Redactor
 from pipeline import faults
+from pipeline.actors_step import STEP as ACTORS_STEP
 from pipeline.actors_step import resolve_actors
 from pipeline.adrows import PageResult
 from pipeline.config import Config, ConfigError
@@ -461,7 +462,7 @@ def run_collection(
     report = runner.run(sources=sources, countries=countries, since=since)
     if not report.interrupted:
         steps: tuple[tuple[str, Callable[[], str]], ...] = (
-            ("actors", lambda: resolve_actors(config, engine, only_if_new=True).line()),
+            (ACTORS_STEP, lambda: resolve_actors(config, engine, after_collection=True).line()),
             ("indicators", lambda: refresh_indicators(engine)),
         )
         with derived_lock(engine, config.database_url):

@@ -115,3 +115,19 @@ class AdActorMention(Base):
         primary_key=True,
         comment="actor_mentions.id",
     )
+
+
+class ActorLinkQueue(Base):
+    __tablename__ = "actor_link_queue"
+    __table_args__ = {
+        "comment": "Ads whose actor links may be out of date: written since the actors step "
+        "last read them (new or changed, seen in a new country, or their advertiser renamed). "
+        "The step relinks only these ads and removes exactly the rows it read."
+    }
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, comment="order of arrival")
+    ad_id: Mapped[int] = mapped_column(
+        BigId,
+        comment="ads.id; no foreign key, so the loader pays no check (a deleted ad's links go "
+        "with it by cascade)",
+    )

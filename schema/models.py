@@ -464,8 +464,9 @@ class DerivedStep(Base):
 
     step: Mapped[str] = mapped_column(String(32), primary_key=True, comment="actors or indicators")
     pending: Mapped[bool] = mapped_column(
-        comment="true when the last attempt failed: the next collection runs the step even if "
-        "it brings nothing new"
+        comment="true when the last attempt failed (or, for a step after actors, when the "
+        "actors step took written ads it has not seen): the next collection runs the step even "
+        "if it brings nothing new"
     )
     succeeded_at: Mapped[datetime | None] = mapped_column(comment="last success (UTC)")
     error: Mapped[str | None] = mapped_column(Text, comment="the last failure's reason")

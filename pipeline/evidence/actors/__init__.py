@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 
 from pipeline.evidence.actors.mentions import Extracted, MentionField, extract
 from pipeline.evidence.actors.registry import Registry
@@ -52,16 +53,18 @@ def run(
     registry: Registry,
     now: datetime,
     *,
+    scope: Select[Any] | None = None,
     only_if_new: bool = False,
 ) -> Summary:
-    """Bring mentions, actors and links up to date with the database's ads.
+    """Bring mentions, actors and links up to date with the database's ads (or with the ads
+    whose ids ``scope`` selects, when only those were written since the last run).
 
     With ``only_if_new`` (after a collection) the resolution is skipped when the extraction
     found no new mention: the actors are then as current as the last resolution made them (a
     failed resolution rolled its extraction back with it, so its mentions count as new on the
     next run). On 200,000 mentions the skipped resolution is 10 s and 390 MB a night.
     """
-    extracted = extract(conn, fields, now)
+    extracted = extract(conn, fields, now, scope)
     if only_if_new and not extracted.new:
         return Summary(extracted, None)
     return Summary(extracted, resolve_and_write(conn, registry, now))

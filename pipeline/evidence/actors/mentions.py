@@ -5,7 +5,12 @@ Which stored name is which role is declared per platform by the collectors
 this module names no platform and imports nothing from ``collectors``. Each field becomes one
 ``GROUP BY`` over ads (one row per distinct name, country and account id, with its ad count)
 and one ``INSERT ... SELECT`` of the ad -> mention links: the database does the heavy part,
-Python only normalises each distinct name once.
+Python only normalises each distinct new name once.
+
+After a collection only the ads it wrote are re-read (``scope``: a select of their ids, see
+``pipeline.derived``): on a million ads, relinking every ad costs seconds and hundreds of MB
+for the few thousand a night changes. Without a scope every ad is relinked (``adlib actors
+resolve``, or a step whose last attempt failed); both give the same tables (tested).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 
@@ -108,6 +114,7 @@ def _select(
     source: str,
     field: MentionField,
     columns: Callable[[_Place, ColumnElement[Any]], list[Any]],
+    scope: Select[Any] | None,
 ) -> Select[Any]:
     place = _place(field)
     country = func.coalesce(_countries.c.country_code, "")
@@ -120,29 +127,41 @@ def _select(
         else:
             stmt = stmt.join(_pairs, _pairs.c.ad_id == _ads.c.id)
     stmt = stmt.outerjoin(_countries, _countries.c.ad_id == _ads.c.id)
+    if scope is not None:
+        stmt = stmt.where(_ads.c.id.in_(scope))
     return stmt.where(_ads.c.source == source, place.name.is_not(None), place.name != "")
 
 
-def _grouped(source: str, field: MentionField) -> Select[Any]:
+def _new_keys(source: str, field: MentionField, scope: Select[Any] | None) -> Select[Any]:
+    """The distinct (name, country, entity) of ``field`` in the ads that no mention has yet."""
+
     def columns(place: _Place, country: ColumnElement[Any]) -> list[Any]:
         return [
             place.name.label("name"),
             country.label("country"),
             cast(place.entity, String).label("entity"),
-            func.count(func.distinct(_ads.c.id)).label("ads"),
         ]
 
-    stmt = _select(source, field, columns)
-    return stmt.group_by("name", "country", "entity")
+    keys = _select(source, field, columns, scope).distinct().subquery()
+    known = select(_mentions.c.id).where(
+        _mentions.c.source == source,
+        _mentions.c.role == field.role,
+        _mentions.c.name == keys.c.name,
+        _mentions.c.country_code == keys.c.country,
+        _mentions.c.source_entity_id == keys.c.entity,
+    )
+    # in key order: mention ids are then the same on every engine (exports compare equal)
+    new = select(keys.c.name, keys.c.country, keys.c.entity).where(~known.exists())
+    return new.order_by(keys.c.name, keys.c.country, keys.c.entity)
 
 
-def _link_select(source: str, field: MentionField) -> Select[Any]:
+def _link_select(source: str, field: MentionField, scope: Select[Any] | None) -> Select[Any]:
     def columns(place: _Place, country: ColumnElement[Any]) -> list[Any]:
         return [_ads.c.id, _mentions.c.id]
 
     place = _place(field)
     country = func.coalesce(_countries.c.country_code, "")
-    stmt = _select(source, field, columns).join(
+    stmt = _select(source, field, columns, scope).join(
         _mentions,
         and_(
             _mentions.c.source == source,
@@ -163,22 +182,13 @@ class Extracted:
 
 
 def extract(
-    conn: Connection, fields: Mapping[str, Sequence[MentionField]], now: datetime
+    conn: Connection,
+    fields: Mapping[str, Sequence[MentionField]],
+    now: datetime,
+    scope: Select[Any] | None = None,
 ) -> Extracted:
-    """Bring ``actor_mentions`` and ``ad_actor_mentions`` up to date with the loaded ads."""
-    existing = {
-        (r.source, r.role, r.name, r.country_code, r.source_entity_id): r.id
-        for r in conn.execute(
-            select(
-                _mentions.c.id,
-                _mentions.c.source,
-                _mentions.c.role,
-                _mentions.c.name,
-                _mentions.c.country_code,
-                _mentions.c.source_entity_id,
-            ).execution_options(yield_per=10_000)
-        )
-    }
+    """Bring ``actor_mentions`` and ``ad_actor_mentions`` up to date with the loaded ads: all
+    of them, or only those whose ids ``scope`` selects (the rest are current already)."""
     public_ids = _public_ids(conn)
     writer = BulkInsert(
         conn,
@@ -195,15 +205,13 @@ def extract(
             "first_seen_at",
         ],
     )  # only keys not in the table yet: plain inserts (COPY on PostgreSQL)
-    seen = added = 0
+    added: set[tuple[str, ...]] = set()
     new: list[tuple[Any, ...]] = []
-    for source, field, row in _rows(conn, fields):
-        seen += 1
+    for source, field, row in _rows(conn, fields, scope):
         key = (source, field.role, row.name, row.country, row.entity)
-        if key in existing:
+        if key in added:  # two fields of one role can name the same key
             continue
-        existing[key] = 0
-        added += 1
+        added.add(key)
         raw_ids = (
             public_ids.get((source, row.entity), []) if field.entity_id == "advertiser" else []
         )
@@ -219,16 +227,18 @@ def extract(
         # fresh statistics, or the planner takes the new rows for a handful and joins the ads
         # to them by scanning (minutes instead of seconds at 200,000 mentions)
         conn.exec_driver_sql("ANALYZE actor_mentions")
-    links = _relink(conn, fields)
-    return Extracted(seen, added, links)
+    links = _relink(conn, fields, scope)
+    mentions = conn.execute(select(func.count()).select_from(_mentions)).scalar_one()
+    return Extracted(mentions, len(added), links)
 
 
 def _rows(
-    conn: Connection, fields: Mapping[str, Sequence[MentionField]]
+    conn: Connection, fields: Mapping[str, Sequence[MentionField]], scope: Select[Any] | None
 ) -> Iterator[tuple[str, MentionField, Any]]:
     for source in sorted(fields):
         for field in fields[source]:
-            for row in conn.execute(_grouped(source, field).execution_options(yield_per=10_000)):
+            stmt = _new_keys(source, field, scope).execution_options(yield_per=10_000)
+            for row in conn.execute(stmt):
                 yield source, field, row
 
 
@@ -251,38 +261,77 @@ _current = Table(
 )
 
 
-def _relink(conn: Connection, fields: Mapping[str, Sequence[MentionField]]) -> int:
-    """Bring the ad -> mention links and the mentions' ad counts up to date with the ads.
+#: The mentions whose ad counts a scoped relink may change (temporary, like ``_current``).
+_affected = Table(
+    "actor_mentions_affected",
+    MetaData(),
+    Column("mention_id", BigInteger, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _relink(
+    conn: Connection, fields: Mapping[str, Sequence[MentionField]], scope: Select[Any] | None
+) -> int:
+    """Bring the ad -> mention links and the mentions' ad counts up to date with the ads (all
+    of them, or those ``scope`` selects).
 
     The current links are staged in a temporary table; only the differences reach
     ``ad_actor_mentions`` and only changed counts reach ``actor_mentions``, so a nightly rerun
-    on mostly unchanged data writes little.
+    on mostly unchanged data writes little. With a scope, only the mentions the scoped ads
+    carried before or carry now are recounted.
     """
     _current.create(conn, checkfirst=True)
     conn.execute(delete(_current))
     for source in sorted(fields):
         for field in fields[source]:
             stmt = dialect_insert(conn, _current).from_select(
-                ["ad_id", "mention_id"], _link_select(source, field)
+                ["ad_id", "mention_id"], _link_select(source, field, scope)
             )
             conn.execute(stmt.on_conflict_do_nothing())
-    same = (_current.c.ad_id == _links.c.ad_id) & (_current.c.mention_id == _links.c.mention_id)
-    conn.execute(delete(_links).where(~select(_current.c.ad_id).where(same).exists()))
+    stale = (
+        ~select(_current.c.ad_id)
+        .where(
+            (_current.c.ad_id == _links.c.ad_id) & (_current.c.mention_id == _links.c.mention_id)
+        )
+        .exists()
+    )
+    recount: ColumnElement[bool] = true()  # which mentions, and which of their links
+    counted: ColumnElement[bool] = true()
+    if scope is not None:
+        _affected.create(conn, checkfirst=True)
+        conn.execute(delete(_affected))
+        before = select(_links.c.mention_id).where(_links.c.ad_id.in_(scope))
+        now_linked = select(_current.c.mention_id)
+        conn.execute(insert(_affected).from_select(["mention_id"], before.union(now_linked)))
+        stale = stale & _links.c.ad_id.in_(scope)
+        recount = _mentions.c.id.in_(select(_affected.c.mention_id))
+        counted = _links.c.mention_id.in_(select(_affected.c.mention_id))
+    conn.execute(delete(_links).where(stale))
     new = select(_current.c.ad_id, _current.c.mention_id).where(
-        ~select(_links.c.ad_id).where(same).exists()
+        ~select(_links.c.ad_id)
+        .where(
+            (_current.c.ad_id == _links.c.ad_id) & (_current.c.mention_id == _links.c.mention_id)
+        )
+        .exists()
     )
     conn.execute(insert(_links).from_select(["ad_id", "mention_id"], new))
     _current.drop(conn)
     counts = (
         select(_links.c.mention_id, func.count().label("n"))
+        .where(counted)
         .group_by(_links.c.mention_id)
         .subquery()
     )
     conn.execute(
         update(_mentions)
-        .where(_mentions.c.id == counts.c.mention_id, _mentions.c.ads != counts.c.n)
+        .where(_mentions.c.id == counts.c.mention_id, _mentions.c.ads != counts.c.n, recount)
         .values(ads=counts.c.n)
     )
     linked = select(_links.c.mention_id).where(_links.c.mention_id == _mentions.c.id)
-    conn.execute(update(_mentions).where(_mentions.c.ads != 0, ~linked.exists()).values(ads=0))
+    conn.execute(
+        update(_mentions).where(_mentions.c.ads != 0, ~linked.exists(), recount).values(ads=0)
+    )
+    if scope is not None:
+        _affected.drop(conn)
     return conn.execute(select(func.count()).select_from(_links)).scalar_one()

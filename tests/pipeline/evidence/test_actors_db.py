@@ -247,7 +247,7 @@ def test_collect_reports_a_failed_resolution_and_keeps_the_data(
     assert report.exit_code == 0
     assert "actors current: no new or changed ads" in caplog.text
     # A run with changed ads but no new name extracts links and keeps the resolution.
-    summary = resolve_actors(config, engine, only_if_new=True)
+    summary = resolve_actors(config, engine, after_collection=True)
     assert summary.written is None
     assert re.fullmatch(r"actors current: [1-9]\d* mentions, none new", summary.line())
     assert _rows(engine, "SELECT id, name, merged_into FROM actors ORDER BY id") == resolved

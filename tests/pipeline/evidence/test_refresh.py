@@ -100,10 +100,10 @@ def test_worker_processes_give_the_same_clusters_as_one_process(
 
 
 def test_ads_written_since_the_last_success_make_the_steps_pending(engine: Engine) -> None:
-    """A Page that writes ads marks the derived steps pending in its own transaction, so a
-    run that stopped (or was killed) before its derived steps leaves them to the next run,
-    even if that run finds nothing new."""
-    from pipeline.derived import mark_stale
+    """A Page that writes ads queues them in its own transaction, so a run that stopped (or
+    was killed) before its derived steps leaves them to the next run, even if that run finds
+    nothing new; the actors step takes the queue and leaves the other steps pending."""
+    from pipeline.derived import ads_written, claim_queue, release_queue
 
     log, calls = logging.getLogger("test"), []
 
@@ -115,6 +115,12 @@ def test_ads_written_since_the_last_success_make_the_steps_pending(engine: Engin
     run_step(engine, log, "indicators", work, failures={})  # current: skipped
     assert calls == ["ran"]
     with engine.begin() as conn:
-        mark_stale(conn)
+        ads_written(conn, [1, 2])
     run_step(engine, log, "indicators", work, failures={})
     assert calls == ["ran", "ran"]
+    with engine.begin() as conn:  # the actors step's part
+        claim_queue(conn)
+        release_queue(conn, "actors")
+    run_step(engine, log, "indicators", work, failures={})  # ads it has not seen
+    run_step(engine, log, "indicators", work, failures={})  # current again
+    assert calls == ["ran", "ran", "ran"]
