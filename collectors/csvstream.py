@@ -25,7 +25,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from typing import IO
@@ -126,7 +126,8 @@ class CsvStream:
         self._feed: deque[tuple[int, bytes]] = deque()  # the reader's lines, not read yet
         self._row_line = 0  # the physical line the record being parsed starts on
         self._overrun = False  # the reader took chunks beyond the one it was given
-        self._reader = csv.reader(_Feed(self), strict=False)
+        # the reader's lines, one at a time; it ends for good at the member's end
+        self._reader = csv.reader(iter(self._next_line, None), strict=False)
         self._errors_seen = _COUNTER.count
         self.repaired_rows = 0
         records = self._parse(self._take()) if self._fill() else []
@@ -147,18 +148,19 @@ class CsvStream:
         index = 0
         while self._fill():
             batch = self._batch
-            prints = fingerprint(batch.chunks[batch.taken :]) if fingerprint else None
-            found = known.lookup(prints) if known is not None and prints is not None else None
             first = batch.taken
-            todo = [] if found is None else (found < 0).nonzero()[0].tolist()
-            todo.reverse()  # popped from the end: the next chunk that is not unchanged
+            prints = fingerprint(batch.chunks[first:]) if fingerprint else None
+            found = known.lookup(prints) if known is not None and prints is not None else None
+            # the chunks to parse (positions from ``first``): those no stored ad has, or all
+            if found is None:
+                todo = list(range(len(batch.chunks) - first))
+            else:
+                todo = (found < 0).nonzero()[0].tolist()
+            todo.reverse()  # popped from the end: the next chunk to parse
             while batch.taken < len(batch.chunks):
                 while todo and todo[-1] + first < batch.taken:
                     todo.pop()  # taken by the reader in an overrun
-                if found is None:
-                    end = batch.taken  # nothing is known: parse every chunk
-                else:
-                    end = todo[-1] + first if todo else len(batch.chunks)
+                end = todo[-1] + first if todo else len(batch.chunks)
                 if end > batch.taken:  # a run of unchanged rows
                     assert known is not None and found is not None
                     run = end - batch.taken
@@ -235,8 +237,7 @@ class CsvStream:
 
     def _take(self) -> tuple[int, bytes]:
         """The next chunk, with the line it starts on; read ahead if none is left."""
-        batch = self._batch
-        if batch.taken >= len(batch.chunks) and not self._fill():
+        if not self._fill():
             raise StopIteration
         batch = self._batch
         batch.taken += 1
@@ -283,16 +284,3 @@ class CsvStream:
             return False
         self.repaired_rows += 1
         return True
-
-
-class _Feed:
-    """What the csv reader iterates: the stream's lines, handed over one at a time."""
-
-    def __init__(self, stream: CsvStream) -> None:
-        self._next: Callable[[], str] = stream._next_line
-
-    def __iter__(self) -> _Feed:
-        return self
-
-    def __next__(self) -> str:
-        return self._next()

@@ -289,13 +289,14 @@ def _upsert_advertisers(
     if fresh:
         conn.execute(insert_ignore(conn, _advertisers, ["source", "source_advertiser_id"]), fresh)
     changes = []
-    existing_names: dict[int, str] = {}
+    renamed: list[int] = []  # their ads name them: the actors step must relink those
     for key, (pk, name, public_ids, extra) in existing.items() if refresh else ():
         rec = merged[key]
         new_name = rec.name or name
         new_ids = rec.public_ids or public_ids
         new_extra = {**(extra or {}), **rec.extra} or None
-        existing_names[pk] = name
+        if new_name != name:
+            renamed.append(pk)
         if (new_name, new_ids, new_extra) != (name, public_ids, extra):
             changes.append(
                 {
@@ -308,9 +309,6 @@ def _upsert_advertisers(
             )
     if changes:
         conn.execute(_advertisers.update().where(_advertisers.c.id == bindparam("b_id")), changes)
-        renamed = [
-            change["b_id"] for change in changes if change["name"] != existing_names[change["b_id"]]
-        ]
         advertisers_renamed(conn, renamed)
     if fresh:
         existing = _select_advertisers(conn, source, list(merged))

@@ -289,13 +289,8 @@ def _relink(
                 ["ad_id", "mention_id"], _link_select(source, field, scope)
             )
             conn.execute(stmt.on_conflict_do_nothing())
-    stale = (
-        ~select(_current.c.ad_id)
-        .where(
-            (_current.c.ad_id == _links.c.ad_id) & (_current.c.mention_id == _links.c.mention_id)
-        )
-        .exists()
-    )
+    same = (_current.c.ad_id == _links.c.ad_id) & (_current.c.mention_id == _links.c.mention_id)
+    stale = ~select(_current.c.ad_id).where(same).exists()
     recount: ColumnElement[bool] = true()  # which mentions, and which of their links
     counted: ColumnElement[bool] = true()
     if scope is not None:
@@ -309,11 +304,7 @@ def _relink(
         counted = _links.c.mention_id.in_(select(_affected.c.mention_id))
     conn.execute(delete(_links).where(stale))
     new = select(_current.c.ad_id, _current.c.mention_id).where(
-        ~select(_links.c.ad_id)
-        .where(
-            (_current.c.ad_id == _links.c.ad_id) & (_current.c.mention_id == _links.c.mention_id)
-        )
-        .exists()
+        ~select(_links.c.ad_id).where(same).exists()
     )
     conn.execute(insert(_links).from_select(["ad_id", "mention_id"], new))
     _current.drop(conn)
